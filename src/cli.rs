@@ -1,0 +1,440 @@
+//! Stage: cli. Parses arguments (clap), wires the stages together, and decides what goes to
+//! stdout (data: plans, policies, state listings) and what to stderr (progress, diagnostics).
+//! The only module that uses `anyhow`; it makes no decisions the planner should make.
+
+use crate::apply::{self, Observer};
+use crate::cloud::Cloud;
+use crate::cloud::aws::AwsCloud;
+use crate::declarations::{self, Declarations, LoadError};
+use crate::model::Address;
+use crate::planner::{self, Plan, Step};
+use crate::policy;
+use crate::refresh;
+use crate::render::{self, Painter};
+use crate::state::StateStore;
+use crate::state::sled_store::SledState;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Declarative reconciler for container-image Lambda functions and their ECR repositories",
+    long_about = None
+)]
+struct Cli {
+    /// Declarations: one .toml file or a directory of them
+    #[arg(
+        short = 'c',
+        long = "config",
+        default_value = "ferry.toml",
+        global = true
+    )]
+    config: PathBuf,
+    /// State directory
+    #[arg(long, env = "FERRY_STATE", default_value = "state", global = true)]
+    state: PathBuf,
+    /// Never colour the output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// More logging on stderr (-v, -vv, -vvv)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and check the declarations; no AWS calls
+    Validate,
+    /// Refresh live state and print the ordered plan with diffs
+    Plan {
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Plan, ask for confirmation, and make it so
+    Apply {
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many independent steps run at once
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Print the repository policy ferry would write
+    Policy {
+        /// Repository key (or ECR name)
+        repository: String,
+    },
+    /// The plan's dependency graph as Graphviz DOT
+    Graph,
+    /// Read the state
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// Every address in state
+    List,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color_out = use_color(cli.no_color, std::io::stdout().is_terminal());
+    let color_err = use_color(cli.no_color, std::io::stderr().is_terminal());
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = Ctx {
+        out: Painter { color: color_out },
+        err: Painter { color: color_err },
+    };
+    match runtime.block_on(run(cli, ctx)) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e, ctx.err);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Ctx {
+    out: Painter,
+    err: Painter,
+}
+
+fn use_color(no_color_flag: bool, terminal: bool) -> bool {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    terminal && !no_color_flag && !no_color_env
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "ferry=info",
+        2 => "ferry=debug,aws_config=info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn report(e: &anyhow::Error, p: Painter) {
+    let err = p.paint(
+        anstyle::Style::new()
+            .bold()
+            .fg_color(Some(anstyle::AnsiColor::Red.into())),
+        "error:",
+    );
+    // Declarations diagnostics render themselves with snippets.
+    if let Some(LoadError::Invalid(d)) = e.downcast_ref::<LoadError>() {
+        eprint!("{}", d.render(p.color));
+        return;
+    }
+    eprintln!("{err} {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  Caused by: {cause}");
+    }
+}
+
+async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Validate => validate(&cli),
+        Command::Plan { detailed_exitcode } => {
+            let (decls, state) = open(&cli, "plan")?;
+            let cloud = AwsCloud::new(decls.desired.accounts.clone());
+            let plan = make_plan(&decls, &state, &cloud).await?;
+            print!("{}", render::plan_text(&plan, ctx.out));
+            if !plan.errors.is_empty() {
+                eprint!("{}", render::errors_text(&plan.errors, ctx.err));
+                return Ok(ExitCode::FAILURE);
+            }
+            Ok(if *detailed_exitcode && plan.has_changes() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Apply {
+            auto_approve,
+            parallelism,
+        } => apply_command(&cli, ctx, *auto_approve, usize::from(*parallelism)).await,
+        Command::Policy { repository } => {
+            let decls = load(&cli)?;
+            let desired = &decls.desired;
+            let repo = desired
+                .repositories
+                .get(repository)
+                .or_else(|| {
+                    desired
+                        .repositories
+                        .values()
+                        .find(|r| &r.name == repository)
+                })
+                .with_context(|| {
+                    format!(
+                        "repository `{repository}` is not declared (declared: {})",
+                        desired
+                            .repositories
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            if !repo.manage_policy {
+                bail!(
+                    "repository `{}` has manage_policy = false: ferry does not write its policy",
+                    repo.key
+                );
+            }
+            match policy::synthesize(desired, repo)? {
+                Some(p) => println!("{}", policy::pretty(&p)),
+                None => eprintln!(
+                    "repository `{}` has no consumers, shares or extra statements: ferry writes no policy for it",
+                    repo.key
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph => {
+            let (decls, state) = open(&cli, "graph")?;
+            let cloud = AwsCloud::new(decls.desired.accounts.clone());
+            let plan = make_plan(&decls, &state, &cloud).await?;
+            print!("{}", graph_dot(&plan));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::State(StateCommand::List) => {
+            let state = SledState::open(&cli.state, "state list")?;
+            for address in state.snapshot()?.resources.keys() {
+                println!("{address}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Declarations> {
+    Ok(declarations::load(&cli.config)?)
+}
+
+fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {
+    let decls = load(cli)?;
+    let state = SledState::open(&cli.state, operation)?;
+    Ok((decls, state))
+}
+
+fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let decls = load(cli)?;
+    let d = &decls.desired;
+    for repo in d.repositories.values().filter(|r| r.manage_policy) {
+        policy::synthesize(d, repo)?;
+    }
+    println!(
+        "The declarations are valid: {} account(s), {} registr{}, {} repositor{}, {} image(s), {} function(s).",
+        d.accounts.len(),
+        d.registries.len(),
+        if d.registries.len() == 1 { "y" } else { "ies" },
+        d.repositories.len(),
+        if d.repositories.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        d.images.len(),
+        d.functions.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn make_plan(
+    decls: &Declarations,
+    state: &dyn StateStore,
+    cloud: &dyn Cloud,
+) -> anyhow::Result<Plan> {
+    let snapshot = state.snapshot()?;
+    let observed = refresh::refresh(cloud, &decls.desired, &snapshot)
+        .await
+        .context("refreshing live state failed")?;
+    Ok(planner::plan(&decls.desired, &snapshot, &observed))
+}
+
+async fn apply_command(
+    cli: &Cli,
+    ctx: Ctx,
+    auto_approve: bool,
+    parallelism: usize,
+) -> anyhow::Result<ExitCode> {
+    let (decls, state) = open(cli, "apply")?;
+    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    let plan = make_plan(&decls, &state, &cloud).await?;
+    print!("{}", render::plan_text(&plan, ctx.out));
+    if !plan.errors.is_empty() {
+        eprint!("{}", render::errors_text(&plan.errors, ctx.err));
+        bail!("the plan has errors; nothing was changed");
+    }
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto_approve {
+        confirm()?;
+    }
+    let observer = Progress { p: ctx.err };
+    let outcome = apply::execute(&plan, &cloud, &state, parallelism, &observer).await;
+    let (add, change, destroy) = count_completed(&plan, &outcome.completed);
+    if outcome.succeeded() {
+        println!(
+            "\n{} Resources: {add} added, {change} changed, {destroy} destroyed.",
+            ctx.out.paint(
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Green.into())),
+                "Apply complete!"
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (id, e) in &outcome.failed {
+        eprintln!(
+            "{} [{}] {}: {e}",
+            ctx.err.paint(anstyle::Style::new().bold(), "failed:"),
+            id + 1,
+            plan.steps[*id].address
+        );
+    }
+    if let Some((id, e)) = &outcome.state_error {
+        eprintln!(
+            "failed: [{}] {} succeeded in AWS but could not be recorded: {e}",
+            id + 1,
+            plan.steps[*id].address
+        );
+    }
+    bail!(
+        "apply failed: {} step(s) completed and are recorded in state ({add} added, {change} changed, {destroy} destroyed); \
+         {} step(s) were not started. Fix the error and run `ferry apply` again: it continues from what is recorded.",
+        outcome.completed.len(),
+        outcome.skipped.len()
+    )
+}
+
+fn count_completed(plan: &Plan, completed: &[usize]) -> (usize, usize, usize) {
+    let done = Plan {
+        steps: plan
+            .steps
+            .iter()
+            .filter(|s| completed.contains(&s.id))
+            .cloned()
+            .collect(),
+        ..plan.clone()
+    };
+    done.counts()
+}
+
+fn confirm() -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to apply without confirmation: standard input is not a terminal. \
+             Review the plan and pass --auto-approve to apply it non-interactively"
+        );
+    }
+    eprint!(
+        "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != "yes" {
+        bail!("apply cancelled: nothing was changed");
+    }
+    Ok(())
+}
+
+/// One line per finished step on stderr.
+struct Progress {
+    p: Painter,
+}
+
+impl Observer for Progress {
+    fn started(&self, step: &Step) {
+        tracing::info!(
+            "[{}] {}: {:?} started",
+            step.id + 1,
+            step.address,
+            step.action
+        );
+    }
+
+    fn finished(&self, step: &Step, result: &Result<(), String>, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        match result {
+            Ok(()) => eprintln!(
+                "[{}] {}: {} ({secs:.1}s)",
+                step.id + 1,
+                self.p
+                    .paint(anstyle::Style::new().bold(), &step.address.to_string()),
+                step.action.verb()
+            ),
+            Err(e) => eprintln!(
+                "[{}] {}: FAILED after {secs:.1}s: {e}",
+                step.id + 1,
+                self.p
+                    .paint(anstyle::Style::new().bold(), &step.address.to_string())
+            ),
+        }
+    }
+}
+
+/// The plan's steps and their dependencies as Graphviz DOT.
+pub fn graph_dot(plan: &Plan) -> String {
+    let mut out = String::from("digraph ferry {\n  rankdir = LR;\n  node [shape = box];\n");
+    for s in &plan.steps {
+        let color = match s.action {
+            planner::Action::Create => "green",
+            planner::Action::Update => "orange",
+            planner::Action::Replace => "purple",
+            planner::Action::Delete => "red",
+            planner::Action::Adopt => "blue",
+        };
+        out.push_str(&format!(
+            "  \"{}\" [label = \"{} {}\", color = {color}];\n",
+            s.address,
+            s.action.symbol(),
+            s.address
+        ));
+    }
+    for s in &plan.steps {
+        for d in &s.depends_on {
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\";\n",
+                plan.steps[*d].address, s.address
+            ));
+        }
+    }
+    out.push_str("}\n");
+    let _: Option<Address> = None;
+    out
+}

@@ -1,0 +1,328 @@
+//! An in-memory cloud for fast planner and executor tests, with injectable faults and a call
+//! log. It behaves like AWS where ferry depends on it (absence is `None`, deletes of missing
+//! things succeed, a repository policy needs its repository), and nothing more.
+
+use super::{Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig};
+use crate::model::{ImageRef, Target};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+type Key = (String, String, String); // account id, region, name
+
+#[derive(Default, Debug, Clone)]
+pub struct World {
+    pub repositories: BTreeMap<Key, RepositoryConfig>,
+    pub policies: BTreeMap<Key, String>,
+    /// Images per repository: tag → digest.
+    pub images: BTreeMap<Key, BTreeMap<String, String>>,
+    pub functions: BTreeMap<Key, FunctionConfig>,
+}
+
+/// A fault: the n-th (0-based, counted per operation) matching call fails with `error`.
+struct Fault {
+    operation: String,
+    name: Option<String>,
+    remaining: usize,
+    error: CloudError,
+}
+
+#[derive(Default)]
+pub struct FakeCloud {
+    pub world: Mutex<World>,
+    faults: Mutex<Vec<Fault>>,
+    calls: Mutex<Vec<String>>,
+    /// Accounts whose credentials belong elsewhere: account key → actual id.
+    pub wrong_accounts: Mutex<BTreeMap<String, String>>,
+}
+
+fn key(t: &Target, name: &str) -> Key {
+    (t.account_id.clone(), t.region.clone(), name.to_string())
+}
+
+impl FakeCloud {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts an image into a repository (as `docker push` would).
+    pub fn push_image(&self, t: &Target, repository: &str, tag: &str, digest: &str) {
+        let mut w = self.world.lock().expect("fake world");
+        w.images
+            .entry(key(t, repository))
+            .or_default()
+            .insert(tag.to_string(), digest.to_string());
+    }
+
+    /// Makes the next `times` calls of `operation` (on `name`, if given) fail with `error`.
+    pub fn fail(&self, operation: &str, name: Option<&str>, times: usize, error: CloudError) {
+        self.faults.lock().expect("faults").push(Fault {
+            operation: operation.to_string(),
+            name: name.map(str::to_string),
+            remaining: times,
+            error,
+        });
+    }
+
+    /// Every call made so far, as `Operation name`.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("calls").clone()
+    }
+
+    pub fn snapshot(&self) -> World {
+        self.world.lock().expect("fake world").clone()
+    }
+
+    fn call(&self, operation: &str, name: &str) -> Result<(), CloudError> {
+        self.calls
+            .lock()
+            .expect("calls")
+            .push(format!("{operation} {name}"));
+        let mut faults = self.faults.lock().expect("faults");
+        if let Some(f) = faults.iter_mut().find(|f| {
+            f.operation == operation
+                && f.remaining > 0
+                && f.name.as_deref().is_none_or(|n| n == name)
+        }) {
+            f.remaining -= 1;
+            return Err(f.error.clone());
+        }
+        Ok(())
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().expect("fake world")
+    }
+}
+
+/// An AWS-style API error, for tests.
+pub fn api_error(operation: &str, code: &str, message: &str) -> CloudError {
+    CloudError::Api {
+        operation: operation.to_string(),
+        account_id: "000000000000".to_string(),
+        region: "us-east-1".to_string(),
+        code: code.to_string(),
+        message: message.to_string(),
+    }
+}
+
+#[async_trait]
+impl Cloud for FakeCloud {
+    async fn verify_account(&self, target: &Target) -> Result<(), CloudError> {
+        self.call("GetCallerIdentity", &target.account)?;
+        if let Some(actual) = self
+            .wrong_accounts
+            .lock()
+            .expect("accounts")
+            .get(&target.account)
+        {
+            return Err(CloudError::WrongAccount {
+                account: target.account.clone(),
+                expected: target.account_id.clone(),
+                actual: actual.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn read_repositories(
+        &self,
+        target: &Target,
+        names: &[String],
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        self.call("DescribeRepositories", &target.account_id)?;
+        let wanted: BTreeSet<&String> = names.iter().collect();
+        Ok(self
+            .world()
+            .repositories
+            .iter()
+            .filter(|((a, r, n), _)| {
+                a == &target.account_id && r == &target.region && wanted.contains(n)
+            })
+            .map(|((_, _, n), c)| (n.clone(), c.clone()))
+            .collect())
+    }
+
+    async fn read_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<Option<String>, CloudError> {
+        self.call("GetRepositoryPolicy", repository)?;
+        Ok(self.world().policies.get(&key(target, repository)).cloned())
+    }
+
+    async fn repository_has_images(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<bool, CloudError> {
+        self.call("ListImages", repository)?;
+        Ok(self
+            .world()
+            .images
+            .get(&key(target, repository))
+            .is_some_and(|i| !i.is_empty()))
+    }
+
+    async fn resolve_images(
+        &self,
+        target: &Target,
+        repository: &str,
+        refs: &[ImageRef],
+    ) -> Result<Vec<ImageLookup>, CloudError> {
+        self.call("BatchGetImage", repository)?;
+        let w = self.world();
+        if !w.repositories.contains_key(&key(target, repository)) {
+            return Ok(vec![ImageLookup::RepositoryNotFound; refs.len()]);
+        }
+        let images = w.images.get(&key(target, repository));
+        Ok(refs
+            .iter()
+            .map(|r| {
+                let digest = images.and_then(|i| match r {
+                    ImageRef::Tag(t) => i.get(t).cloned(),
+                    ImageRef::Digest(d) => i.values().find(|v| *v == d).cloned(),
+                });
+                match digest {
+                    Some(digest) => ImageLookup::Found { digest },
+                    None => ImageLookup::NotFound,
+                }
+            })
+            .collect())
+    }
+
+    async fn read_function(
+        &self,
+        target: &Target,
+        name: &str,
+    ) -> Result<Option<LiveFunction>, CloudError> {
+        self.call("GetFunction", name)?;
+        Ok(self
+            .world()
+            .functions
+            .get(&key(target, name))
+            .map(|c| LiveFunction {
+                config: c.clone(),
+                arn: format!(
+                    "arn:aws:lambda:{}:{}:function:{name}",
+                    target.region, target.account_id
+                ),
+            }))
+    }
+
+    async fn create_repository(
+        &self,
+        target: &Target,
+        config: &RepositoryConfig,
+    ) -> Result<(), CloudError> {
+        self.call("CreateRepository", &config.name)?;
+        self.world()
+            .repositories
+            .insert(key(target, &config.name), config.clone());
+        Ok(())
+    }
+
+    async fn update_repository(
+        &self,
+        target: &Target,
+        _before: &RepositoryConfig,
+        after: &RepositoryConfig,
+    ) -> Result<(), CloudError> {
+        self.call("UpdateRepository", &after.name)?;
+        self.world()
+            .repositories
+            .insert(key(target, &after.name), after.clone());
+        Ok(())
+    }
+
+    async fn delete_repository(
+        &self,
+        target: &Target,
+        name: &str,
+        force: bool,
+    ) -> Result<(), CloudError> {
+        self.call("DeleteRepository", name)?;
+        let mut w = self.world();
+        let k = key(target, name);
+        if !force && w.images.get(&k).is_some_and(|i| !i.is_empty()) {
+            return Err(api_error(
+                "DeleteRepository",
+                "RepositoryNotEmptyException",
+                "The repository cannot be deleted because it still contains images",
+            ));
+        }
+        w.repositories.remove(&k);
+        w.policies.remove(&k);
+        w.images.remove(&k);
+        Ok(())
+    }
+
+    async fn put_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+        policy: &str,
+    ) -> Result<(), CloudError> {
+        self.call("SetRepositoryPolicy", repository)?;
+        let mut w = self.world();
+        let k = key(target, repository);
+        if !w.repositories.contains_key(&k) {
+            return Err(api_error(
+                "SetRepositoryPolicy",
+                "RepositoryNotFoundException",
+                "The repository does not exist",
+            ));
+        }
+        w.policies.insert(k, policy.to_string());
+        Ok(())
+    }
+
+    async fn delete_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<(), CloudError> {
+        self.call("DeleteRepositoryPolicy", repository)?;
+        self.world().policies.remove(&key(target, repository));
+        Ok(())
+    }
+
+    async fn create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError> {
+        self.call("CreateFunction", &config.name)?;
+        let mut w = self.world();
+        let k = key(target, &config.name);
+        if w.functions.contains_key(&k) {
+            return Err(api_error(
+                "CreateFunction",
+                "ResourceConflictException",
+                "Function already exist",
+            ));
+        }
+        w.functions.insert(k, config.clone());
+        Ok(())
+    }
+
+    async fn update_function(
+        &self,
+        target: &Target,
+        _before: &FunctionConfig,
+        after: &FunctionConfig,
+    ) -> Result<(), CloudError> {
+        self.call("UpdateFunction", &after.name)?;
+        self.world()
+            .functions
+            .insert(key(target, &after.name), after.clone());
+        Ok(())
+    }
+
+    async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError> {
+        self.call("DeleteFunction", name)?;
+        self.world().functions.remove(&key(target, name));
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! Stage: cloud. Everything ferry reads from or writes to AWS goes through the [`Cloud`] trait.
+//!
+//! Two implementations live here: [`aws::AwsCloud`] (the real AWS SDK for Rust; also what talks
+//! to moto through `AWS_ENDPOINT_URL`) and [`fake::FakeCloud`] (in memory, with injectable
+//! faults, for fast planner and executor tests). Every mutating method is idempotent: deleting
+//! something already gone succeeds, so a retried or resumed step is safe.
+
+pub mod aws;
+pub mod fake;
+
+use crate::model::{ImageRef, Target};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use crate::model::TagMutability;
+
+/// The managed attributes of an ECR repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryConfig {
+    pub name: String,
+    pub tag_mutability: TagMutability,
+    pub scan_on_push: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The managed attributes of a container-image Lambda function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionConfig {
+    pub name: String,
+    /// `<account>.dkr.ecr.<region>.amazonaws.com/<repo>@sha256:...`
+    pub image_uri: String,
+    pub role: String,
+    pub architecture: String,
+    pub memory_mb: i32,
+    pub timeout_s: i32,
+    pub description: String,
+    pub environment: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A function as read from Lambda.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveFunction {
+    pub config: FunctionConfig,
+    pub arn: String,
+}
+
+/// The result of resolving one image reference in its repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ImageLookup {
+    Found { digest: String },
+    NotFound,
+    RepositoryNotFound,
+}
+
+/// An AWS API failure, with what a user needs to act on it: the operation, where it went, and
+/// AWS's own error code and message.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CloudError {
+    #[error("{operation} in account {account_id} ({region}) failed: {code}: {message}")]
+    Api {
+        operation: String,
+        account_id: String,
+        region: String,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "the credentials for account `{account}` belong to account {actual}, not {expected}; \
+         ferry refuses to touch an account other than the one declared"
+    )]
+    WrongAccount {
+        account: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot get credentials for account `{account}` ({account_id}): {message}")]
+    Credentials {
+        account: String,
+        account_id: String,
+        message: String,
+    },
+    #[error("account `{account}` is not declared, but state has resources in it")]
+    UnknownAccount { account: String },
+}
+
+impl CloudError {
+    /// AWS's error code, when the failure came from an AWS API.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CloudError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The cloud as ferry sees it. Reads return `None`/absent for things that do not exist: absence
+/// is data, not an error.
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Checks that the credentials used for `target.account` really are `target.account_id`.
+    async fn verify_account(&self, target: &Target) -> Result<(), CloudError>;
+
+    /// The repositories of one registry (account + region) whose names are in `names`: one
+    /// listing per registry, whatever the count.
+    async fn read_repositories(
+        &self,
+        target: &Target,
+        names: &[String],
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError>;
+    async fn read_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<Option<String>, CloudError>;
+    /// Whether a repository holds at least one image.
+    async fn repository_has_images(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<bool, CloudError>;
+    /// Resolves several references in one repository at once (one call per repository).
+    async fn resolve_images(
+        &self,
+        target: &Target,
+        repository: &str,
+        refs: &[ImageRef],
+    ) -> Result<Vec<ImageLookup>, CloudError>;
+    async fn read_function(
+        &self,
+        target: &Target,
+        name: &str,
+    ) -> Result<Option<LiveFunction>, CloudError>;
+
+    async fn create_repository(
+        &self,
+        target: &Target,
+        config: &RepositoryConfig,
+    ) -> Result<(), CloudError>;
+    async fn update_repository(
+        &self,
+        target: &Target,
+        before: &RepositoryConfig,
+        after: &RepositoryConfig,
+    ) -> Result<(), CloudError>;
+    async fn delete_repository(
+        &self,
+        target: &Target,
+        name: &str,
+        force: bool,
+    ) -> Result<(), CloudError>;
+    async fn put_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+        policy: &str,
+    ) -> Result<(), CloudError>;
+    async fn delete_repository_policy(
+        &self,
+        target: &Target,
+        repository: &str,
+    ) -> Result<(), CloudError>;
+    /// Creates the function and waits until it is Active.
+    async fn create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError>;
+    /// Brings a function from `before` to `after`: code, then configuration, then tags, waiting
+    /// for each update to finish before the next (Lambda refuses overlapping updates).
+    async fn update_function(
+        &self,
+        target: &Target,
+        before: &FunctionConfig,
+        after: &FunctionConfig,
+    ) -> Result<(), CloudError>;
+    async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError>;
+}
+
+/// Tag changes between two tag maps: (to set, to remove).
+pub fn tag_delta(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, remove)
+}

@@ -1,0 +1,91 @@
+//! The declarations exactly as written: serde types over TOML, with the source span of every
+//! value a later check may need to point at. Unknown keys are rejected here.
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+use std::collections::BTreeMap;
+
+pub type Table<T> = BTreeMap<Spanned<String>, Spanned<T>>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub project: Option<Spanned<Project>>,
+    #[serde(default)]
+    pub accounts: Table<Account>,
+    #[serde(default)]
+    pub registries: Table<Registry>,
+    #[serde(default)]
+    pub repositories: Table<Repository>,
+    #[serde(default)]
+    pub images: Table<Image>,
+    #[serde(default)]
+    pub functions: Table<Function>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    pub name: Spanned<String>,
+    pub default_region: Option<Spanned<String>>,
+    pub assume_role: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    pub id: Spanned<String>,
+    pub profile: Option<Spanned<String>>,
+    pub role_arn: Option<Spanned<String>>,
+    pub external_id: Option<Spanned<String>>,
+    pub organization_id: Option<Spanned<String>>,
+    pub org_path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub account: Spanned<String>,
+    pub region: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub registry: Spanned<String>,
+    pub name: Option<Spanned<String>>,
+    pub tag_mutability: Option<Spanned<String>>,
+    pub scan_on_push: Option<bool>,
+    pub force_delete: Option<bool>,
+    pub share_with_accounts: Option<Vec<Spanned<String>>>,
+    pub share_with_organization: Option<Spanned<String>>,
+    pub share_with_org_paths: Option<Vec<Spanned<String>>>,
+    pub manage_policy: Option<Spanned<bool>>,
+    pub extra_statements: Option<Spanned<String>>,
+    pub tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    pub repository: Spanned<String>,
+    pub tag: Option<Spanned<String>>,
+    pub digest: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    pub account: Spanned<String>,
+    pub image: Spanned<String>,
+    pub role: Spanned<String>,
+    pub name: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub architectures: Option<Spanned<Vec<Spanned<String>>>>,
+    pub memory_mb: Option<Spanned<i64>>,
+    pub timeout_s: Option<Spanned<i64>>,
+    pub description: Option<Spanned<String>>,
+    pub environment: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub sensitive_environment: Option<Vec<Spanned<String>>>,
+    pub tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}

@@ -1,0 +1,19 @@
+//! ferry: a declarative reconciler for container-image AWS Lambda functions and the Amazon ECR
+//! repositories they pull from, in one account or across many.
+//!
+//! The modules read as the pipeline of one `ferry apply` (see ARCHITECTURE.md):
+//! [`declarations`] (TOML with source spans) → [`model`] (addresses, desired specs) →
+//! [`state`] (last applied) → [`cloud`] + [`refresh`] (what is live, read through a trait) →
+//! [`policy`] (repository policies derived from consumers) → [`planner`] (pure: ordered steps) →
+//! [`render`] (text) → [`apply`] (executor) → [`cli`] (clap only, the one place `anyhow` lives).
+
+pub mod apply;
+pub mod cli;
+pub mod cloud;
+pub mod declarations;
+pub mod model;
+pub mod planner;
+pub mod policy;
+pub mod refresh;
+pub mod render;
+pub mod state;

@@ -1,0 +1,1188 @@
+//! Stage: planner. Pure: desired + state (last applied) + observed (live) in, a [`Plan`] out.
+//!
+//! No AWS client, no clock, no randomness: the same inputs give the same plan, byte for byte.
+//! The plan leaves the executor nothing to decide: every step carries its exact operation, the
+//! state record to write when it succeeds, its dependencies and its level (steps of one level are
+//! independent and may run in parallel).
+
+use crate::cloud::{FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig};
+use crate::model::{Address, Desired, Function, ImageRef, Repository, Target};
+use crate::policy;
+use crate::refresh::Observed;
+use crate::state::{Record, Snapshot};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a step does to its resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete, then create (an identity attribute changed).
+    Replace,
+    Delete,
+    /// Record in state a resource that already matches (left by an interrupted apply).
+    Adopt,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Adopt => "=",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated in-place",
+            Action::Replace => "replaced",
+            Action::Delete => "destroyed",
+            Action::Adopt => "adopted into state",
+        }
+    }
+}
+
+/// One attribute's change. Values are display-safe: sensitive environment values never appear.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub attribute: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Exactly what the executor does for a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    CreateRepository {
+        config: RepositoryConfig,
+    },
+    UpdateRepository {
+        before: RepositoryConfig,
+        after: RepositoryConfig,
+    },
+    DeleteRepository {
+        name: String,
+        force: bool,
+    },
+    PutPolicy {
+        repository: String,
+        before: Option<String>,
+        policy: String,
+    },
+    DeletePolicy {
+        repository: String,
+        before: String,
+    },
+    CreateFunction {
+        config: FunctionConfig,
+    },
+    UpdateFunction {
+        before: FunctionConfig,
+        after: FunctionConfig,
+    },
+    DeleteFunction {
+        name: String,
+        before: FunctionConfig,
+    },
+    /// Delete at `old_target`, then create.
+    Replace {
+        old_target: Target,
+        delete: Box<Operation>,
+        create: Box<Operation>,
+    },
+    /// Nothing to call: only record in state.
+    Record,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: usize,
+    pub address: Address,
+    pub action: Action,
+    pub reason: String,
+    pub target: Target,
+    pub changes: Vec<Change>,
+    pub depends_on: Vec<usize>,
+    pub level: usize,
+    pub operation: Operation,
+    /// What state holds for the address once the step succeeded; `None` forgets it.
+    pub record: Option<Record>,
+}
+
+/// A declared image and what it resolved to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedImage {
+    pub key: String,
+    pub repository_uri: String,
+    pub reference: ImageRef,
+    pub digest: Option<String>,
+}
+
+/// A reason the plan cannot be applied, with how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanError {
+    pub address: Address,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub project: String,
+    /// The state the plan was made against.
+    pub lineage: String,
+    pub serial: u64,
+    pub images: Vec<ResolvedImage>,
+    pub steps: Vec<Step>,
+    pub errors: Vec<PlanError>,
+    /// Managed resources that are already as declared.
+    pub unchanged: Vec<Address>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// Steps grouped by level, in order.
+    pub fn levels(&self) -> Vec<Vec<&Step>> {
+        let mut levels: Vec<Vec<&Step>> = Vec::new();
+        for s in &self.steps {
+            if levels.len() <= s.level {
+                levels.resize(s.level + 1, Vec::new());
+            }
+            levels[s.level].push(s);
+        }
+        levels
+    }
+
+    /// (to add, to change, to destroy), counted as Terraform does: a replace is one add and one
+    /// destroy.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for s in &self.steps {
+            match s.action {
+                Action::Create => c.0 += 1,
+                Action::Update => c.1 += 1,
+                Action::Replace => {
+                    c.0 += 1;
+                    c.2 += 1
+                }
+                Action::Delete => c.2 += 1,
+                Action::Adopt => {}
+            }
+        }
+        c
+    }
+}
+
+/// A step before ordering: dependencies by address.
+struct Draft {
+    step: Step,
+    after: BTreeSet<Address>,
+}
+
+/// Computes the plan.
+pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
+    let mut p = Planner {
+        desired,
+        state,
+        observed,
+        drafts: Vec::new(),
+        errors: Vec::new(),
+        unchanged: Vec::new(),
+    };
+    let images = p.images();
+    let digests: BTreeMap<String, String> = images
+        .iter()
+        .filter_map(|i| i.digest.clone().map(|d| (i.key.clone(), d)))
+        .collect();
+    for repo in desired.repositories.values() {
+        p.repository(repo);
+        if repo.manage_policy {
+            p.policy(repo);
+        }
+    }
+    for f in desired.functions.values() {
+        p.function(f, &digests);
+    }
+    p.undeclared();
+    let Planner {
+        drafts,
+        errors,
+        unchanged,
+        ..
+    } = p;
+    Plan {
+        project: desired.project.name.clone(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        images,
+        steps: order(drafts),
+        errors,
+        unchanged,
+    }
+}
+
+struct Planner<'a> {
+    desired: &'a Desired,
+    state: &'a Snapshot,
+    observed: &'a Observed,
+    drafts: Vec<Draft>,
+    errors: Vec<PlanError>,
+    unchanged: Vec<Address>,
+}
+
+impl Planner<'_> {
+    fn images(&mut self) -> Vec<ResolvedImage> {
+        let mut out = Vec::new();
+        for image in self.desired.images.values() {
+            let Some(repo) = self.desired.repositories.get(&image.repository) else {
+                continue;
+            };
+            let lookup = self
+                .observed
+                .images
+                .get(&image.key)
+                .cloned()
+                .unwrap_or(ImageLookup::RepositoryNotFound);
+            let digest = match lookup {
+                ImageLookup::Found { digest } => Some(digest),
+                ImageLookup::NotFound => {
+                    self.errors.push(PlanError {
+                        address: Address::Image(image.key.clone()),
+                        message: format!(
+                            "image `{}`: {} not found in repository `{}` of account {} ({})",
+                            image.key,
+                            image.reference,
+                            repo.name,
+                            repo.target.account_id,
+                            repo.target.region
+                        ),
+                        hint: format!(
+                            "push it first (ferry never builds or pushes images), e.g. docker push {}{}, \
+                             or fix the reference",
+                            repo.uri(),
+                            match &image.reference {
+                                ImageRef::Tag(t) => format!(":{t}"),
+                                ImageRef::Digest(d) => format!("@{d}"),
+                            }
+                        ),
+                    });
+                    None
+                }
+                ImageLookup::RepositoryNotFound => {
+                    self.errors.push(PlanError {
+                        address: Address::Image(image.key.clone()),
+                        message: format!(
+                            "image `{}`: repository `{}` does not exist yet in account {} ({}), so {} cannot be resolved",
+                            image.key,
+                            repo.name,
+                            repo.target.account_id,
+                            repo.target.region,
+                            image.reference
+                        ),
+                        hint: "apply the repository first (declare it without images and functions), push \
+                               the image, then declare the image and its functions"
+                            .to_string(),
+                    });
+                    None
+                }
+            };
+            out.push(ResolvedImage {
+                key: image.key.clone(),
+                repository_uri: repo.uri(),
+                reference: image.reference.clone(),
+                digest,
+            });
+        }
+        out
+    }
+
+    fn push(&mut self, step: Step, after: BTreeSet<Address>) {
+        self.drafts.push(Draft { step, after });
+    }
+
+    fn repository(&mut self, repo: &Repository) {
+        let address = Address::Repository(repo.key.clone());
+        let config = RepositoryConfig {
+            name: repo.name.clone(),
+            tag_mutability: repo.tag_mutability,
+            scan_on_push: repo.scan_on_push,
+            tags: self.desired.ownership_tags(&address, &repo.tags),
+        };
+        let record = Record::Repository {
+            target: repo.target.clone(),
+            config: config.clone(),
+            force_delete: repo.force_delete,
+        };
+        let place = (repo.target.clone(), repo.name.clone());
+        let live = self.observed.repositories.get(&place).cloned().flatten();
+        let prior = self.state.resources.get(&address);
+        // An identity change (other registry or name) replaces the repository.
+        if let Some(Record::Repository {
+            target: old_target,
+            config: old,
+            force_delete,
+        }) = prior
+            && (old_target != &repo.target || old.name != repo.name)
+        {
+            let old_place = (old_target.clone(), old.name.clone());
+            let old_live = self
+                .observed
+                .repositories
+                .get(&old_place)
+                .cloned()
+                .flatten();
+            if old_live.is_some()
+                && self.observed.has_images.get(&old_place) == Some(&true)
+                && !force_delete
+            {
+                self.errors.push(PlanError {
+                    address: address.clone(),
+                    message: format!(
+                        "repository `{}` moves from {} to {}, but the old repository still holds images",
+                        repo.key,
+                        describe_place(&old_place),
+                        describe_place(&place)
+                    ),
+                    hint: "set force_delete = true (and apply) to allow deleting it with its images, \
+                           or move the images first"
+                        .to_string(),
+                });
+                return;
+            }
+            let changes = diff(
+                &repository_attrs(Some(old)),
+                &repository_attrs(Some(&config)),
+            );
+            self.push(
+                Step {
+                    id: 0,
+                    address,
+                    action: Action::Replace,
+                    reason: "its name or registry changed".to_string(),
+                    target: repo.target.clone(),
+                    changes,
+                    depends_on: vec![],
+                    level: 0,
+                    operation: Operation::Replace {
+                        old_target: old_target.clone(),
+                        delete: Box::new(Operation::DeleteRepository {
+                            name: old.name.clone(),
+                            force: *force_delete,
+                        }),
+                        create: Box::new(Operation::CreateRepository { config }),
+                    },
+                    record: Some(record),
+                },
+                BTreeSet::new(),
+            );
+            return;
+        }
+        match (&live, prior) {
+            (None, _) => {
+                let reason = if prior.is_some() {
+                    "it was deleted outside ferry; it will be created again"
+                } else {
+                    "it is declared and does not exist"
+                };
+                let changes = diff(&[], &repository_attrs(Some(&config)));
+                self.push(
+                    Step {
+                        id: 0,
+                        address,
+                        action: Action::Create,
+                        reason: reason.to_string(),
+                        target: repo.target.clone(),
+                        changes,
+                        depends_on: vec![],
+                        level: 0,
+                        operation: Operation::CreateRepository { config },
+                        record: Some(record),
+                    },
+                    BTreeSet::new(),
+                );
+            }
+            (Some(live), prior) => {
+                if prior.is_none() && !self.owned(&live.tags, &address) {
+                    self.errors.push(self.unmanaged(
+                        &address,
+                        &format!(
+                            "repository `{}` already exists in {}",
+                            repo.name,
+                            describe_place(&place)
+                        ),
+                        &repo.name,
+                    ));
+                    return;
+                }
+                self.update_or_keep(
+                    address,
+                    repo.target.clone(),
+                    &repository_attrs(Some(live)),
+                    &repository_attrs(Some(&config)),
+                    prior.is_none(),
+                    Operation::UpdateRepository {
+                        before: live.clone(),
+                        after: config,
+                    },
+                    record,
+                    BTreeSet::new(),
+                );
+            }
+        }
+    }
+
+    /// An update when attributes differ; otherwise unchanged (or adopted, when state lacks it).
+    #[allow(clippy::too_many_arguments)]
+    fn update_or_keep(
+        &mut self,
+        address: Address,
+        target: Target,
+        live: &[(String, Value)],
+        desired: &[(String, Value)],
+        adopting: bool,
+        operation: Operation,
+        record: Record,
+        after: BTreeSet<Address>,
+    ) {
+        let changes = diff(live, desired);
+        let drifted = self.state.resources.get(&address).is_some_and(|r| {
+            r.redacted(&self.state.lineage) != record.redacted(&self.state.lineage)
+        });
+        if changes.is_empty() {
+            if adopting || drifted {
+                // Live already matches; state is behind (an interrupted apply).
+                self.push(
+                    Step {
+                        id: 0,
+                        address,
+                        action: Action::Adopt,
+                        reason: "it already matches the declaration; state is brought up to date"
+                            .to_string(),
+                        target,
+                        changes,
+                        depends_on: vec![],
+                        level: 0,
+                        operation: Operation::Record,
+                        record: Some(record),
+                    },
+                    after,
+                );
+            } else {
+                self.unchanged.push(address);
+            }
+            return;
+        }
+        let reason = if adopting {
+            "it carries this project's ownership tags but is missing from state (an interrupted apply); \
+             it will be adopted and updated"
+        } else if drifted_outside(self.state, &address, live, &self.state.lineage) {
+            "it was changed outside ferry; the declared values will be restored"
+        } else {
+            "the declaration changed"
+        };
+        self.push(
+            Step {
+                id: 0,
+                address,
+                action: Action::Update,
+                reason: reason.to_string(),
+                target,
+                changes,
+                depends_on: vec![],
+                level: 0,
+                operation,
+                record: Some(record),
+            },
+            after,
+        );
+    }
+
+    fn policy(&mut self, repo: &Repository) {
+        let address = Address::RepositoryPolicy(repo.key.clone());
+        let place = (repo.target.clone(), repo.name.clone());
+        let desired = match policy::synthesize(self.desired, repo) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(PlanError {
+                    address,
+                    message: e.to_string(),
+                    hint:
+                        "share with an Organization or org path instead of many accounts, or trim \
+                           extra_statements"
+                            .to_string(),
+                });
+                return;
+            }
+        };
+        let live = self.observed.policies.get(&place).cloned().flatten();
+        let prior = self.state.resources.get(&address);
+        let after: BTreeSet<Address> = [Address::Repository(repo.key.clone())]
+            .into_iter()
+            .chain(self.deleted_consumers_of(&repo.key))
+            .collect();
+        match (desired, live) {
+            (Some(want), live) => {
+                let text = policy::to_text(&want);
+                let record = Record::RepositoryPolicy {
+                    target: repo.target.clone(),
+                    repository: repo.name.clone(),
+                    policy: text.clone(),
+                };
+                let live_value = live.as_deref().map(policy::parse);
+                if live_value
+                    .as_ref()
+                    .is_some_and(|l| policy::equivalent(l, &want))
+                {
+                    let same_record = prior.is_some_and(|r| match r {
+                        Record::RepositoryPolicy { policy: p, .. } => {
+                            policy::equivalent(&policy::parse(p), &want)
+                        }
+                        _ => false,
+                    });
+                    if same_record {
+                        self.unchanged.push(address);
+                    } else {
+                        self.push(
+                            Step {
+                                id: 0,
+                                address,
+                                action: Action::Adopt,
+                                reason:
+                                    "the live policy already matches; state is brought up to date"
+                                        .to_string(),
+                                target: repo.target.clone(),
+                                changes: vec![],
+                                depends_on: vec![],
+                                level: 0,
+                                operation: Operation::Record,
+                                record: Some(record),
+                            },
+                            after,
+                        );
+                    }
+                    return;
+                }
+                let (action, reason) = match (&live_value, prior) {
+                    (None, Some(_)) => (
+                        Action::Create,
+                        "it was deleted outside ferry; it will be written again",
+                    ),
+                    (None, None) => (
+                        Action::Create,
+                        "the repository has consumers and no policy yet",
+                    ),
+                    (Some(_), Some(Record::RepositoryPolicy { policy: p, .. }))
+                        if live_value
+                            .as_ref()
+                            .is_some_and(|l| !policy::equivalent(l, &policy::parse(p))) =>
+                    {
+                        (
+                            Action::Update,
+                            "it was changed outside ferry; ferry owns this policy and restores it",
+                        )
+                    }
+                    (Some(_), Some(_)) => (Action::Update, "its consumers or shares changed"),
+                    (Some(_), None) => (
+                        Action::Update,
+                        "ferry manages this repository's policy (manage_policy = true) and replaces the one in place",
+                    ),
+                };
+                let changes = vec![Change {
+                    attribute: "policy".to_string(),
+                    before: live_value,
+                    after: Some(want),
+                }];
+                self.push(
+                    Step {
+                        id: 0,
+                        address,
+                        action,
+                        reason: reason.to_string(),
+                        target: repo.target.clone(),
+                        changes,
+                        depends_on: vec![],
+                        level: 0,
+                        operation: Operation::PutPolicy {
+                            repository: repo.name.clone(),
+                            before: live,
+                            policy: text,
+                        },
+                        record: Some(record),
+                    },
+                    after,
+                );
+            }
+            (None, Some(live)) if prior.is_some() => {
+                self.delete_policy(address, repo.target.clone(), repo.name.clone(), live, after,
+                    "no consumers or statements are left, so the policy is deleted rather than written empty");
+            }
+            (None, _) => {
+                if prior.is_some() {
+                    // Gone already: only state needs to forget it.
+                    self.push(
+                        Step {
+                            id: 0,
+                            address,
+                            action: Action::Delete,
+                            reason: "no consumers are left and the policy is already gone"
+                                .to_string(),
+                            target: repo.target.clone(),
+                            changes: vec![],
+                            depends_on: vec![],
+                            level: 0,
+                            operation: Operation::Record,
+                            record: None,
+                        },
+                        after,
+                    );
+                }
+            }
+        }
+    }
+
+    fn delete_policy(
+        &mut self,
+        address: Address,
+        target: Target,
+        repository: String,
+        live: String,
+        after: BTreeSet<Address>,
+        reason: &str,
+    ) {
+        let changes = vec![Change {
+            attribute: "policy".to_string(),
+            before: Some(policy::parse(&live)),
+            after: None,
+        }];
+        self.push(
+            Step {
+                id: 0,
+                address,
+                action: Action::Delete,
+                reason: reason.to_string(),
+                target,
+                changes,
+                depends_on: vec![],
+                level: 0,
+                operation: Operation::DeletePolicy {
+                    repository,
+                    before: live,
+                },
+                record: None,
+            },
+            after,
+        );
+    }
+
+    /// Functions recorded as pulling from `repo_key` that this plan deletes or moves away.
+    fn deleted_consumers_of(&self, repo_key: &str) -> Vec<Address> {
+        self.state
+            .resources
+            .iter()
+            .filter_map(|(addr, r)| match r {
+                Record::Function { repository, .. } if repository == repo_key => {
+                    let still = self.desired.functions.get(addr.key()).is_some_and(|f| {
+                        self.desired
+                            .function_repository(f)
+                            .is_some_and(|r| r.key == repo_key)
+                    });
+                    (!still).then(|| addr.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn function(&mut self, f: &Function, digests: &BTreeMap<String, String>) {
+        let address = Address::Function(f.key.clone());
+        let Some(repo) = self.desired.function_repository(f) else {
+            return;
+        };
+        // Without a resolved digest there is nothing to deploy; the image error says why.
+        let Some(digest) = digests.get(&f.image) else {
+            return;
+        };
+        let config = FunctionConfig {
+            name: f.name.clone(),
+            image_uri: format!("{}@{}", repo.uri(), digest),
+            role: f.role.clone(),
+            architecture: f.architecture.clone(),
+            memory_mb: f.memory_mb,
+            timeout_s: f.timeout_s,
+            description: f.description.clone(),
+            environment: f.environment.clone(),
+            tags: self.desired.ownership_tags(&address, &f.tags),
+        };
+        let record = Record::Function {
+            target: f.target.clone(),
+            repository: repo.key.clone(),
+            config: config.clone(),
+            sensitive: f.sensitive_environment.clone(),
+        };
+        let after: BTreeSet<Address> = [
+            Address::Repository(repo.key.clone()),
+            Address::RepositoryPolicy(repo.key.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let place = (f.target.clone(), f.name.clone());
+        let live = self.observed.functions.get(&place).cloned().flatten();
+        let prior = self.state.resources.get(&address);
+        let sensitive = &f.sensitive_environment;
+        if let Some(Record::Function {
+            target: old_target,
+            config: old,
+            ..
+        }) = prior
+            && (old_target != &f.target || old.name != f.name)
+        {
+            let old_place = (old_target.clone(), old.name.clone());
+            let old_live = self.observed.functions.get(&old_place).cloned().flatten();
+            let changes = diff(
+                &function_attrs(Some(old), None, sensitive),
+                &function_attrs(Some(&config), Some(old), sensitive),
+            );
+            let create = Box::new(Operation::CreateFunction { config });
+            let operation = match old_live {
+                Some(LiveFunction { config: before, .. }) => Operation::Replace {
+                    old_target: old_target.clone(),
+                    delete: Box::new(Operation::DeleteFunction {
+                        name: old.name.clone(),
+                        before,
+                    }),
+                    create,
+                },
+                None => *create,
+            };
+            self.push(
+                Step {
+                    id: 0,
+                    address,
+                    action: Action::Replace,
+                    reason: "its name, account or region changed".to_string(),
+                    target: f.target.clone(),
+                    changes,
+                    depends_on: vec![],
+                    level: 0,
+                    operation,
+                    record: Some(record),
+                },
+                after,
+            );
+            return;
+        }
+        match live {
+            None => {
+                let reason = if prior.is_some() {
+                    "it was deleted outside ferry; it will be created again"
+                } else {
+                    "it is declared and does not exist"
+                };
+                let changes = diff(&[], &function_attrs(Some(&config), None, sensitive));
+                self.push(
+                    Step {
+                        id: 0,
+                        address,
+                        action: Action::Create,
+                        reason: reason.to_string(),
+                        target: f.target.clone(),
+                        changes,
+                        depends_on: vec![],
+                        level: 0,
+                        operation: Operation::CreateFunction { config },
+                        record: Some(record),
+                    },
+                    after,
+                );
+            }
+            Some(live) => {
+                if prior.is_none() && !self.owned(&live.config.tags, &address) {
+                    self.errors.push(self.unmanaged(
+                        &address,
+                        &format!(
+                            "function `{}` already exists in {}",
+                            f.name,
+                            describe_place(&place)
+                        ),
+                        &f.name,
+                    ));
+                    return;
+                }
+                let before = function_attrs(Some(&live.config), None, sensitive);
+                let want = function_attrs(Some(&config), Some(&live.config), sensitive);
+                // Compare real values (sensitive ones included), display redacted ones.
+                let differs = live.config != config;
+                let (before, want) = if differs || prior.is_none() {
+                    (before, want)
+                } else {
+                    (want.clone(), want)
+                };
+                self.update_or_keep(
+                    address,
+                    f.target.clone(),
+                    &before,
+                    &want,
+                    prior.is_none(),
+                    Operation::UpdateFunction {
+                        before: live.config,
+                        after: config,
+                    },
+                    record,
+                    after,
+                );
+            }
+        }
+    }
+
+    /// Delete steps for everything in state that is no longer declared.
+    fn undeclared(&mut self) {
+        for (address, record) in &self.state.resources {
+            let declared = match address {
+                Address::Repository(k) => self.desired.repositories.contains_key(k),
+                Address::RepositoryPolicy(k) => self
+                    .desired
+                    .repositories
+                    .get(k)
+                    .is_some_and(|r| r.manage_policy),
+                Address::Function(k) => self.desired.functions.contains_key(k),
+                Address::Registry(_) | Address::Image(_) => true,
+            };
+            if declared {
+                continue;
+            }
+            match record {
+                Record::Function {
+                    target,
+                    config,
+                    repository,
+                    ..
+                } => {
+                    let place = (target.clone(), config.name.clone());
+                    let live = self.observed.functions.get(&place).cloned().flatten();
+                    let (operation, changes) = match live {
+                        Some(l) => (
+                            Operation::DeleteFunction {
+                                name: config.name.clone(),
+                                before: l.config.clone(),
+                            },
+                            diff(
+                                &function_attrs(Some(&l.config), None, &BTreeSet::new()),
+                                &[],
+                            ),
+                        ),
+                        None => (Operation::Record, vec![]),
+                    };
+                    let _ = repository;
+                    self.push(
+                        Step {
+                            id: 0,
+                            address: address.clone(),
+                            action: Action::Delete,
+                            reason: "it is no longer declared".to_string(),
+                            target: target.clone(),
+                            changes,
+                            depends_on: vec![],
+                            level: 0,
+                            operation,
+                            record: None,
+                        },
+                        BTreeSet::new(),
+                    );
+                }
+                Record::RepositoryPolicy {
+                    target, repository, ..
+                } => {
+                    let place = (target.clone(), repository.clone());
+                    let after: BTreeSet<Address> = self
+                        .deleted_consumers_of(address.key())
+                        .into_iter()
+                        .collect();
+                    match self.observed.policies.get(&place).cloned().flatten() {
+                        Some(live) => self.delete_policy(
+                            address.clone(),
+                            target.clone(),
+                            repository.clone(),
+                            live,
+                            after,
+                            if self.desired.repositories.contains_key(address.key()) {
+                                "the repository no longer lets ferry manage its policy (manage_policy = false); \
+                                 ferry removes the policy it wrote"
+                            } else {
+                                "it is no longer declared"
+                            },
+                        ),
+                        None => self.push(
+                            Step {
+                                id: 0,
+                                address: address.clone(),
+                                action: Action::Delete,
+                                reason: "it is no longer declared and is already gone".to_string(),
+                                target: target.clone(),
+                                changes: vec![],
+                                depends_on: vec![],
+                                level: 0,
+                                operation: Operation::Record,
+                                record: None,
+                            },
+                            after,
+                        ),
+                    }
+                }
+                Record::Repository {
+                    target,
+                    config,
+                    force_delete,
+                } => {
+                    let place = (target.clone(), config.name.clone());
+                    let live = self.observed.repositories.get(&place).cloned().flatten();
+                    if live.is_some()
+                        && self.observed.has_images.get(&place) == Some(&true)
+                        && !force_delete
+                    {
+                        self.errors.push(PlanError {
+                            address: address.clone(),
+                            message: format!(
+                                "repository `{}` is no longer declared but still holds images, so it is not deleted",
+                                config.name
+                            ),
+                            hint: "delete its images first, or declare it again with force_delete = true, \
+                                   apply, and then remove it"
+                                .to_string(),
+                        });
+                        continue;
+                    }
+                    let after: BTreeSet<Address> =
+                        [Address::RepositoryPolicy(address.key().to_string())]
+                            .into_iter()
+                            .chain(self.deleted_consumers_of(address.key()))
+                            .collect();
+                    let (operation, changes) = match live {
+                        Some(l) => (
+                            Operation::DeleteRepository {
+                                name: config.name.clone(),
+                                force: *force_delete,
+                            },
+                            diff(&repository_attrs(Some(&l)), &[]),
+                        ),
+                        None => (Operation::Record, vec![]),
+                    };
+                    self.push(
+                        Step {
+                            id: 0,
+                            address: address.clone(),
+                            action: Action::Delete,
+                            reason: "it is no longer declared".to_string(),
+                            target: target.clone(),
+                            changes,
+                            depends_on: vec![],
+                            level: 0,
+                            operation,
+                            record: None,
+                        },
+                        after,
+                    );
+                }
+            }
+        }
+    }
+
+    fn owned(&self, tags: &BTreeMap<String, String>, address: &Address) -> bool {
+        tags.get(crate::model::TAG_PROJECT) == Some(&self.desired.project.name)
+            && tags.get(crate::model::TAG_ADDRESS) == Some(&address.to_string())
+    }
+
+    fn unmanaged(&self, address: &Address, what: &str, id: &str) -> PlanError {
+        PlanError {
+            address: address.clone(),
+            message: format!(
+                "{what} and is not managed by this project; ferry never overwrites or adopts it silently"
+            ),
+            hint: format!(
+                "adopt it with `ferry import {address} {id}`, delete it by hand, or give the declaration \
+                 another `name`"
+            ),
+        }
+    }
+}
+
+fn describe_place(p: &(Target, String)) -> String {
+    format!("account {} ({})", p.0.account_id, p.0.region)
+}
+
+/// Whether the live attributes differ from what state says ferry last applied.
+fn drifted_outside(
+    state: &Snapshot,
+    address: &Address,
+    live: &[(String, Value)],
+    _lineage: &str,
+) -> bool {
+    let Some(record) = state.resources.get(address) else {
+        return false;
+    };
+    let recorded = match record {
+        Record::Repository { config, .. } => repository_attrs(Some(config)),
+        Record::Function {
+            config, sensitive, ..
+        } => function_attrs(Some(config), None, sensitive),
+        Record::RepositoryPolicy { .. } => return false,
+    };
+    // Sensitive values are hashed in state, so compare only what can be compared.
+    recorded
+        .iter()
+        .filter(|(k, _)| k != "environment")
+        .ne(live.iter().filter(|(k, _)| k != "environment"))
+}
+
+fn repository_attrs(c: Option<&RepositoryConfig>) -> Vec<(String, Value)> {
+    let Some(c) = c else { return vec![] };
+    vec![
+        ("name".into(), json!(c.name)),
+        ("tag_mutability".into(), json!(c.tag_mutability.as_aws())),
+        ("scan_on_push".into(), json!(c.scan_on_push)),
+        ("tags".into(), json!(c.tags)),
+    ]
+}
+
+/// A function's attributes for display. Sensitive environment values are replaced; when
+/// `compare_to` is given, a sensitive value that differs from it says so.
+fn function_attrs(
+    c: Option<&FunctionConfig>,
+    compare_to: Option<&FunctionConfig>,
+    sensitive: &BTreeSet<String>,
+) -> Vec<(String, Value)> {
+    let Some(c) = c else { return vec![] };
+    let env: serde_json::Map<String, Value> = c
+        .environment
+        .iter()
+        .map(|(k, v)| {
+            let shown = if sensitive.contains(k) {
+                match compare_to.map(|o| o.environment.get(k)) {
+                    Some(Some(old)) if old != v => json!("(sensitive value changed)"),
+                    _ => json!("(sensitive value)"),
+                }
+            } else {
+                json!(v)
+            };
+            (k.clone(), shown)
+        })
+        .collect();
+    vec![
+        ("image_uri".into(), json!(c.image_uri)),
+        ("role".into(), json!(c.role)),
+        ("architectures".into(), json!([c.architecture])),
+        ("memory_mb".into(), json!(c.memory_mb)),
+        ("timeout_s".into(), json!(c.timeout_s)),
+        ("description".into(), json!(c.description)),
+        ("environment".into(), Value::Object(env)),
+        ("tags".into(), json!(c.tags)),
+    ]
+}
+
+/// Attribute-level changes between two attribute lists (same names, same order).
+fn diff(before: &[(String, Value)], after: &[(String, Value)]) -> Vec<Change> {
+    let names: Vec<&String> = if after.is_empty() {
+        before.iter().map(|(k, _)| k).collect()
+    } else {
+        after.iter().map(|(k, _)| k).collect()
+    };
+    let get = |list: &[(String, Value)], k: &str| {
+        list.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    names
+        .into_iter()
+        .filter_map(|k| {
+            let b = get(before, k);
+            let a = get(after, k);
+            (b != a).then(|| Change {
+                attribute: k.clone(),
+                before: b,
+                after: a,
+            })
+        })
+        .collect()
+}
+
+/// Orders drafts: dependencies by address become edges between steps; levels are longest
+/// paths from the roots; within a level, steps sort by address. Ids follow that order.
+fn order(drafts: Vec<Draft>) -> Vec<Step> {
+    let index: BTreeMap<Address, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.step.address.clone(), i))
+        .collect();
+    // Deletes of repositories/policies wait for function deletes (set above); creates and
+    // updates of functions wait for their repository and policy.
+    let deps: Vec<Vec<usize>> = drafts
+        .iter()
+        .map(|d| {
+            d.after
+                .iter()
+                .filter_map(|a| index.get(a).copied())
+                .filter(|&j| {
+                    // A function step never waits for a policy delete (that would invert the
+                    // order of a teardown).
+                    !(drafts[j].step.action == Action::Delete
+                        && matches!(d.step.address, Address::Function(_))
+                        && d.step.action != Action::Delete)
+                })
+                .collect()
+        })
+        .collect();
+    let mut level = vec![usize::MAX; drafts.len()];
+    fn depth(
+        i: usize,
+        deps: &[Vec<usize>],
+        level: &mut [usize],
+        visiting: &mut Vec<bool>,
+    ) -> usize {
+        if level[i] != usize::MAX {
+            return level[i];
+        }
+        if visiting[i] {
+            // A cycle cannot arise from the rules above; break it rather than loop.
+            return 0;
+        }
+        visiting[i] = true;
+        let l = deps[i]
+            .iter()
+            .map(|&j| depth(j, deps, level, visiting) + 1)
+            .max()
+            .unwrap_or(0);
+        visiting[i] = false;
+        level[i] = l;
+        l
+    }
+    let mut visiting = vec![false; drafts.len()];
+    for i in 0..drafts.len() {
+        depth(i, &deps, &mut level, &mut visiting);
+    }
+    let mut order: Vec<usize> = (0..drafts.len()).collect();
+    order.sort_by(|&a, &b| {
+        (level[a], &drafts[a].step.address).cmp(&(level[b], &drafts[b].step.address))
+    });
+    let new_id: BTreeMap<usize, usize> = order.iter().enumerate().map(|(n, &i)| (i, n)).collect();
+    let mut steps: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&i| {
+            let mut d = steps[i].take()?;
+            d.step.id = new_id[&i];
+            d.step.level = level[i];
+            let mut dep_ids: Vec<usize> = deps[i].iter().map(|j| new_id[j]).collect();
+            dep_ids.sort();
+            d.step.depends_on = dep_ids;
+            Some(d.step)
+        })
+        .collect()
+}

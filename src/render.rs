@@ -1,0 +1,286 @@
+//! Stage: render. Turns a [`Plan`] into Terraform-like text: `+ ~ - -/+` per step,
+//! attribute-level changes, policies and environments as unified diffs of pretty JSON.
+//!
+//! Pure string building; the caller decides where it goes (data to stdout) and whether colour
+//! is wanted (only on a terminal, never with `--no-color`/`NO_COLOR`).
+
+use crate::planner::{Action, Change, Plan, PlanError, Step};
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Adds ANSI styles when colour is on.
+#[derive(Clone, Copy, Debug)]
+pub struct Painter {
+    pub color: bool,
+}
+
+impl Painter {
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn action(&self, action: Action, text: &str) -> String {
+        let color = match action {
+            Action::Create => AnsiColor::Green,
+            Action::Update => AnsiColor::Yellow,
+            Action::Replace => AnsiColor::Magenta,
+            Action::Delete => AnsiColor::Red,
+            Action::Adopt => AnsiColor::Cyan,
+        };
+        self.paint(Style::new().fg_color(Some(color.into())), text)
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+}
+
+/// The whole plan as text.
+pub fn plan_text(plan: &Plan, p: Painter) -> String {
+    let mut out = String::new();
+    if !plan.images.is_empty() {
+        let _ = writeln!(out, "{}", p.bold("Images resolved:"));
+        for i in &plan.images {
+            let reference = match &i.reference {
+                crate::model::ImageRef::Tag(t) => format!(":{t}"),
+                crate::model::ImageRef::Digest(d) => format!("@{d}"),
+            };
+            let digest = i.digest.as_deref().unwrap_or("(not found)");
+            let _ = writeln!(
+                out,
+                "  image.{}  {}{} -> {}",
+                i.key, i.repository_uri, reference, digest
+            );
+        }
+        out.push('\n');
+    }
+    if plan.steps.is_empty() {
+        if plan.errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} Your infrastructure matches the declarations.",
+                p.bold("No changes.")
+            );
+        }
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "ferry will perform the following actions, in this order (steps of one level run in parallel):\n"
+    );
+    let mut current_level = usize::MAX;
+    for s in &plan.steps {
+        if s.level != current_level {
+            current_level = s.level;
+            let _ = writeln!(out, "  {}", p.bold(&format!("-- level {} --", s.level + 1)));
+        }
+        step_text(&mut out, s, p);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary(plan, p));
+    out
+}
+
+/// `Plan: 2 to add, 1 to change, 0 to destroy.`
+pub fn summary(plan: &Plan, p: Painter) -> String {
+    let (add, change, destroy) = plan.counts();
+    let adopt = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Adopt)
+        .count();
+    let mut line = format!(
+        "{} {add} to add, {change} to change, {destroy} to destroy.",
+        p.bold("Plan:")
+    );
+    if adopt > 0 {
+        let _ = write!(line, " {adopt} to adopt into state.");
+    }
+    line
+}
+
+fn step_text(out: &mut String, s: &Step, p: Painter) {
+    let deps = if s.depends_on.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", after {}",
+            s.depends_on
+                .iter()
+                .map(|d| format!("[{}]", d + 1))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  # [{}] {} will be {}",
+        s.id + 1,
+        p.bold(&s.address.to_string()),
+        s.action.verb()
+    );
+    let _ = writeln!(
+        out,
+        "  #     in account {} ({}, {}){deps}: {}",
+        s.target.account, s.target.account_id, s.target.region, s.reason
+    );
+    let name = match &s.operation {
+        crate::planner::Operation::Record => s.address.key().to_string(),
+        _ => s.address.key().to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "  {} {} \"{}\" {{",
+        p.action(s.action, s.action.symbol()),
+        s.address.kind(),
+        name
+    );
+    let width = s
+        .changes
+        .iter()
+        .filter(|c| !is_block(c))
+        .map(|c| c.attribute.len())
+        .max()
+        .unwrap_or(0);
+    for c in &s.changes {
+        change_text(out, c, width, p);
+    }
+    let _ = writeln!(out, "    }}");
+}
+
+/// Policies and environments are shown as JSON diffs rather than inline values.
+fn is_block(c: &Change) -> bool {
+    c.attribute == "policy" || c.attribute == "environment"
+}
+
+fn change_text(out: &mut String, c: &Change, width: usize, p: Painter) {
+    let (action, symbol) = match (&c.before, &c.after) {
+        (None, Some(_)) => (Action::Create, "+"),
+        (Some(_), None) => (Action::Delete, "-"),
+        _ => (Action::Update, "~"),
+    };
+    let sym = p.action(action, symbol);
+    if is_block(c) {
+        let _ = writeln!(out, "      {sym} {} = <<-JSON", c.attribute);
+        let before = c.before.as_ref().map(pretty).unwrap_or_default();
+        let after = c.after.as_ref().map(pretty).unwrap_or_default();
+        json_diff(out, &before, &after, p);
+        let _ = writeln!(out, "        JSON");
+        return;
+    }
+    if c.attribute == "tags" {
+        map_text(out, c, sym, p);
+        return;
+    }
+    let value = match (&c.before, &c.after) {
+        (Some(b), Some(a)) => format!("{} -> {}", inline(b), inline(a)),
+        (None, Some(a)) => inline(a),
+        (Some(b), None) => format!("{} -> null", inline(b)),
+        (None, None) => "null".to_string(),
+    };
+    let _ = writeln!(out, "      {sym} {:<width$} = {value}", c.attribute);
+}
+
+fn map_text(out: &mut String, c: &Change, sym: String, p: Painter) {
+    let empty = serde_json::Map::new();
+    let before = c
+        .before
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let after = c
+        .after
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let _ = writeln!(out, "      {sym} {} = {{", c.attribute);
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let width = keys.iter().map(|k| k.len() + 2).max().unwrap_or(0);
+    for k in keys {
+        let quoted = format!("\"{k}\"");
+        let line = match (before.get(k), after.get(k)) {
+            (Some(b), Some(a)) if b == a => continue,
+            (Some(b), Some(a)) => format!(
+                "{} {quoted:<width$} = {} -> {}",
+                p.action(Action::Update, "~"),
+                inline(b),
+                inline(a)
+            ),
+            (None, Some(a)) => format!(
+                "{} {quoted:<width$} = {}",
+                p.action(Action::Create, "+"),
+                inline(a)
+            ),
+            (Some(b), None) => format!(
+                "{} {quoted:<width$} = {}",
+                p.action(Action::Delete, "-"),
+                inline(b)
+            ),
+            (None, None) => continue,
+        };
+        let _ = writeln!(out, "          {line}");
+    }
+    let _ = writeln!(out, "        }}");
+}
+
+fn inline(v: &Value) -> String {
+    v.to_string()
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// A unified diff of two pretty JSON texts (all lines when one side is empty).
+fn json_diff(out: &mut String, before: &str, after: &str, p: Painter) {
+    let diff = similar::TextDiff::from_lines(before, after);
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let (sign, action) = match change.tag() {
+                    similar::ChangeTag::Delete => ("-", Some(Action::Delete)),
+                    similar::ChangeTag::Insert => ("+", Some(Action::Create)),
+                    similar::ChangeTag::Equal => (" ", None),
+                };
+                let text = change.value().trim_end_matches('\n');
+                let line = format!("{sign} {text}");
+                let line = match action {
+                    Some(a) => p.action(a, &line),
+                    None => line,
+                };
+                let _ = writeln!(out, "          {line}");
+            }
+        }
+    }
+}
+
+/// Plan errors, for stderr.
+pub fn errors_text(errors: &[PlanError], p: Painter) -> String {
+    let mut out = String::new();
+    for e in errors {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            p.paint(
+                Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
+                "error:"
+            ),
+            e.address,
+            e.message
+        );
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            p.paint(Style::new().bold(), "hint:"),
+            e.hint
+        );
+    }
+    out
+}

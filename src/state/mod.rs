@@ -1,0 +1,174 @@
+//! Stage: state. The last-applied attributes of every managed resource, a lineage and a serial,
+//! behind the small [`StateStore`] trait so that a shared backend (S3, for pipelines) can come
+//! later without touching the planner or the executor.
+//!
+//! [`sled_store::SledState`] is the embedded database in `--state DIR`; [`MemoryState`] serves
+//! tests. Sensitive environment values never reach a store in clear: [`Record::redacted`] keeps
+//! only a keyed hash, so a changed value is still noticed.
+
+pub mod sled_store;
+
+use crate::cloud::{FunctionConfig, RepositoryConfig};
+use crate::model::{Address, Target};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// The format of records this binary writes; a newer one on disk is refused.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// What ferry last applied for one address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Repository {
+        target: Target,
+        config: RepositoryConfig,
+        force_delete: bool,
+    },
+    RepositoryPolicy {
+        target: Target,
+        /// The ECR repository name.
+        repository: String,
+        policy: String,
+    },
+    Function {
+        target: Target,
+        /// The key of the repository its image comes from, for ordering deletes.
+        repository: String,
+        config: FunctionConfig,
+        sensitive: BTreeSet<String>,
+    },
+}
+
+impl Record {
+    pub fn target(&self) -> &Target {
+        match self {
+            Record::Repository { target, .. }
+            | Record::RepositoryPolicy { target, .. }
+            | Record::Function { target, .. } => target,
+        }
+    }
+
+    /// The record with every sensitive environment value replaced by a hash keyed with the
+    /// state's lineage.
+    pub fn redacted(&self, lineage: &str) -> Record {
+        match self {
+            Record::Function {
+                target,
+                repository,
+                config,
+                sensitive,
+            } => {
+                let mut config = config.clone();
+                for key in sensitive {
+                    if let Some(v) = config.environment.get_mut(key)
+                        && !v.starts_with(SENSITIVE_PREFIX)
+                    {
+                        *v = sensitive_hash(lineage, key, v);
+                    }
+                }
+                Record::Function {
+                    target: target.clone(),
+                    repository: repository.clone(),
+                    config,
+                    sensitive: sensitive.clone(),
+                }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+const SENSITIVE_PREFIX: &str = "(sensitive) hmac-sha256:";
+
+/// A keyed hash of a sensitive value: equal values give equal hashes within one state, and the
+/// value cannot be read back.
+pub fn sensitive_hash(lineage: &str, key: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(lineage.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update(value.as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{SENSITIVE_PREFIX}{hex}")
+}
+
+/// The whole state at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub lineage: String,
+    pub serial: u64,
+    pub resources: BTreeMap<Address, Record>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the state in {dir} is in use by another ferry process ({holder})")]
+    Locked { dir: String, holder: String },
+    #[error("cannot open the state in {dir}: {message}")]
+    Open { dir: String, message: String },
+    #[error(
+        "the state in {dir} was written by a newer ferry (format {found}, this binary knows {FORMAT_VERSION})"
+    )]
+    NewerFormat { dir: String, found: u64 },
+    #[error("the state in {dir} is damaged: {message}")]
+    Corrupt { dir: String, message: String },
+    #[error("cannot write the state: {0}")]
+    Write(String),
+}
+
+/// Where state lives. Every write is durable when the call returns, so a crash after a step
+/// never loses that step.
+pub trait StateStore: Send + Sync {
+    fn snapshot(&self) -> Result<Snapshot, StateError>;
+    fn put(&self, address: &Address, record: &Record) -> Result<(), StateError>;
+    fn remove(&self, address: &Address) -> Result<(), StateError>;
+}
+
+/// State in memory, for tests.
+#[derive(Default)]
+pub struct MemoryState {
+    inner: Mutex<Snapshot>,
+}
+
+impl MemoryState {
+    pub fn new(snapshot: Snapshot) -> Self {
+        MemoryState {
+            inner: Mutex::new(snapshot),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Snapshot) -> T) -> Result<T, StateError> {
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| StateError::Write("memory state poisoned".into()))?;
+        Ok(f(&mut guard))
+    }
+}
+
+impl StateStore for MemoryState {
+    fn snapshot(&self) -> Result<Snapshot, StateError> {
+        self.with(|s| s.clone())
+    }
+
+    fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
+        self.with(|s| {
+            let r = record.redacted(&s.lineage);
+            s.resources.insert(address.clone(), r);
+            s.serial += 1;
+        })
+    }
+
+    fn remove(&self, address: &Address) -> Result<(), StateError> {
+        self.with(|s| {
+            if s.resources.remove(address).is_some() {
+                s.serial += 1;
+            }
+        })
+    }
+}

@@ -1,0 +1,302 @@
+//! The embedded sled database behind `--state DIR`.
+//!
+//! Layout: tree `meta` (format_version, lineage, serial) and tree `resources` (address → JSON
+//! record). A resource write and the serial bump are one transaction, flushed before returning.
+//! sled holds an exclusive file lock for as long as the database is open; a second process gets
+//! [`StateError::Locked`] naming the holder recorded in `holder.json`.
+
+use super::{FORMAT_VERSION, Record, Snapshot, StateError, StateStore};
+use crate::model::Address;
+use sha2::{Digest, Sha256};
+use sled::Transactional;
+use std::path::{Path, PathBuf};
+
+pub struct SledState {
+    dir: PathBuf,
+    db: sled::Db,
+    meta: sled::Tree,
+    resources: sled::Tree,
+    lineage: String,
+}
+
+const HOLDER_FILE: &str = "holder.json";
+
+impl SledState {
+    /// Opens (or creates) the state in `dir` and takes its lock for `operation`.
+    pub fn open(dir: &Path, operation: &str) -> Result<Self, StateError> {
+        let shown = dir.display().to_string();
+        create_private_dir(dir).map_err(|e| StateError::Open {
+            dir: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|e| open_error(dir, e))?;
+        let meta = db.open_tree("meta").map_err(|e| open_error(dir, e))?;
+        let resources = db.open_tree("resources").map_err(|e| open_error(dir, e))?;
+        let format = read_u64(&meta, "format_version", &shown)?;
+        if let Some(found) = format
+            && found > FORMAT_VERSION
+        {
+            return Err(StateError::NewerFormat { dir: shown, found });
+        }
+        let lineage = match meta.get("lineage").map_err(|e| open_error(dir, e))? {
+            Some(v) => String::from_utf8(v.to_vec()).map_err(|_| StateError::Corrupt {
+                dir: shown.clone(),
+                message: "the lineage is not text".into(),
+            })?,
+            None => {
+                if !resources.is_empty() {
+                    return Err(StateError::Corrupt {
+                        dir: shown,
+                        message: "resources without a lineage: not a ferry state".into(),
+                    });
+                }
+                let lineage = new_lineage(dir);
+                meta.insert("lineage", lineage.as_bytes())
+                    .and_then(|_| meta.insert("format_version", &FORMAT_VERSION.to_be_bytes()))
+                    .and_then(|_| meta.insert("serial", &0u64.to_be_bytes()))
+                    .map_err(|e| StateError::Write(e.to_string()))?;
+                db.flush().map_err(|e| StateError::Write(e.to_string()))?;
+                lineage
+            }
+        };
+        let holder = serde_json::json!({
+            "pid": std::process::id(),
+            "user": std::env::var("USER").unwrap_or_default(),
+            "host": hostname(),
+            "operation": operation,
+            "started": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        });
+        // Best effort: the lock itself is sled's; this file only names the holder.
+        let _ = std::fs::write(dir.join(HOLDER_FILE), holder.to_string());
+        Ok(SledState {
+            dir: dir.to_path_buf(),
+            db,
+            meta,
+            resources,
+            lineage,
+        })
+    }
+
+    fn write_err(e: impl std::fmt::Display) -> StateError {
+        StateError::Write(e.to_string())
+    }
+
+    fn change(&self, address: &Address, value: Option<Vec<u8>>) -> Result<(), StateError> {
+        let key = address.to_string();
+        (&self.meta, &self.resources)
+            .transaction(|(meta, resources)| {
+                let changed = match &value {
+                    Some(v) => resources.insert(key.as_bytes(), v.clone())?.as_deref() != Some(v),
+                    None => resources.remove(key.as_bytes())?.is_some(),
+                };
+                if changed {
+                    let serial = meta
+                        .get("serial")?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map(u64::from_be_bytes)
+                        .unwrap_or(0);
+                    meta.insert("serial", &(serial + 1).to_be_bytes())?;
+                }
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| Self::write_err(format!("{e:?}")))?;
+        self.db.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
+}
+
+impl Drop for SledState {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+        let _ = std::fs::remove_file(self.dir.join(HOLDER_FILE));
+    }
+}
+
+impl StateStore for SledState {
+    fn snapshot(&self) -> Result<Snapshot, StateError> {
+        let dir = self.dir.display().to_string();
+        let serial = read_u64(&self.meta, "serial", &dir)?.unwrap_or(0);
+        let mut resources = std::collections::BTreeMap::new();
+        for item in self.resources.iter() {
+            let (k, v) = item.map_err(|e| StateError::Corrupt {
+                dir: dir.clone(),
+                message: e.to_string(),
+            })?;
+            let key = String::from_utf8_lossy(&k).to_string();
+            let address: Address = key.parse().map_err(|e| StateError::Corrupt {
+                dir: dir.clone(),
+                message: format!("bad address {key}: {e}"),
+            })?;
+            let record: Record = serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                dir: dir.clone(),
+                message: format!("record {key}: {e}"),
+            })?;
+            resources.insert(address, record);
+        }
+        Ok(Snapshot {
+            lineage: self.lineage.clone(),
+            serial,
+            resources,
+        })
+    }
+
+    fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
+        let json = serde_json::to_vec(&record.redacted(&self.lineage)).map_err(Self::write_err)?;
+        self.change(address, Some(json))
+    }
+
+    fn remove(&self, address: &Address) -> Result<(), StateError> {
+        self.change(address, None)
+    }
+}
+
+fn read_u64(tree: &sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, StateError> {
+    match tree.get(key) {
+        Ok(None) => Ok(None),
+        Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref())
+            .map(|b| Some(u64::from_be_bytes(b)))
+            .map_err(|_| StateError::Corrupt {
+                dir: dir.to_string(),
+                message: format!("`{key}` is not a number"),
+            }),
+        Err(e) => Err(StateError::Corrupt {
+            dir: dir.to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> StateError {
+    let shown = dir.display().to_string();
+    if let sled::Error::Io(io) = &e
+        && (io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11))
+    {
+        let holder = std::fs::read_to_string(dir.join(HOLDER_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|h| {
+                format!(
+                    "pid {} of {}@{}, running `ferry {}` since unix time {}",
+                    h["pid"],
+                    h["user"].as_str().unwrap_or("?"),
+                    h["host"].as_str().unwrap_or("?"),
+                    h["operation"].as_str().unwrap_or("?"),
+                    h["started"]
+                )
+            })
+            .unwrap_or_else(|| "holder unknown".to_string());
+        return StateError::Locked { dir: shown, holder };
+    }
+    StateError::Open {
+        dir: shown,
+        message: e.to_string(),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// A lineage is unique per state: from the path, the process and the time of creation.
+fn new_lineage(dir: &Path) -> String {
+    let mut h = Sha256::new();
+    h.update(dir.display().to_string().as_bytes());
+    h.update(std::process::id().to_be_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(now.to_be_bytes());
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::RepositoryConfig;
+    use crate::model::{TagMutability, Target};
+
+    fn record() -> Record {
+        Record::Repository {
+            target: Target {
+                account: "registry".into(),
+                account_id: "111111111111".into(),
+                region: "us-east-1".into(),
+            },
+            config: RepositoryConfig {
+                name: "hello".into(),
+                tag_mutability: TagMutability::Immutable,
+                scan_on_push: true,
+                tags: Default::default(),
+            },
+            force_delete: false,
+        }
+    }
+
+    #[test]
+    fn writes_survive_reopen_and_bump_the_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let addr: Address = "repository.hello".parse().unwrap();
+        let lineage = {
+            let s = SledState::open(dir.path(), "test").unwrap();
+            s.put(&addr, &record()).unwrap();
+            s.put(&addr, &record()).unwrap(); // unchanged: no new serial
+            let snap = s.snapshot().unwrap();
+            assert_eq!(snap.serial, 1);
+            snap.lineage
+        };
+        let s = SledState::open(dir.path(), "test").unwrap();
+        let snap = s.snapshot().unwrap();
+        assert_eq!(snap.lineage, lineage);
+        assert_eq!(snap.resources.get(&addr), Some(&record()));
+        s.remove(&addr).unwrap();
+        assert!(s.snapshot().unwrap().resources.is_empty());
+        assert_eq!(s.snapshot().unwrap().serial, 2);
+    }
+
+    #[test]
+    fn a_second_open_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledState::open(dir.path(), "apply").unwrap();
+        let err = SledState::open(dir.path(), "plan")
+            .err()
+            .expect("second open must fail");
+        let text = err.to_string();
+        assert!(text.contains("in use by another ferry process"), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
+        assert!(text.contains("ferry apply"), "{text}");
+    }
+}
