@@ -828,6 +828,22 @@ impl Planner<'_> {
                 } else {
                     (want.clone(), want)
                 };
+                let moved_tag = match (&self.desired.images.get(&f.image), prior) {
+                    (Some(image), Some(Record::Function { config: old, .. }))
+                        if old.image_uri != config.image_uri
+                            && live.config.image_uri == old.image_uri =>
+                    {
+                        match &image.reference {
+                            ImageRef::Tag(t) => Some(format!(
+                                "tag `{t}` of image.{} now resolves to a new digest",
+                                image.key
+                            )),
+                            ImageRef::Digest(_) => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let n = self.drafts.len();
                 self.update_or_keep(
                     address,
                     f.target.clone(),
@@ -841,6 +857,15 @@ impl Planner<'_> {
                     record,
                     after,
                 );
+                if let (Some(reason), Some(d)) = (moved_tag, self.drafts.get_mut(n))
+                    && d.step.action == Action::Update
+                {
+                    d.step.reason = if d.step.changes.len() > 1 {
+                        format!("{reason}, and the declaration changed")
+                    } else {
+                        reason
+                    };
+                }
             }
         }
     }

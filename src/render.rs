@@ -165,7 +165,11 @@ fn change_text(out: &mut String, c: &Change, width: usize, p: Painter) {
         _ => (Action::Update, "~"),
     };
     let sym = p.action(action, symbol);
-    if is_block(c) {
+    let empty = |v: &Option<Value>| {
+        v.as_ref()
+            .is_none_or(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    };
+    if is_block(c) && !(empty(&c.before) && empty(&c.after)) {
         let _ = writeln!(out, "      {sym} {} = <<-JSON", c.attribute);
         let before = c.before.as_ref().map(pretty).unwrap_or_default();
         let after = c.after.as_ref().map(pretty).unwrap_or_default();
@@ -241,7 +245,10 @@ fn pretty(v: &Value) -> String {
 /// A unified diff of two pretty JSON texts (all lines when one side is empty).
 fn json_diff(out: &mut String, before: &str, after: &str, p: Painter) {
     let diff = similar::TextDiff::from_lines(before, after);
-    for group in diff.grouped_ops(3) {
+    for (n, group) in diff.grouped_ops(3).into_iter().enumerate() {
+        if n > 0 {
+            let _ = writeln!(out, "          ...");
+        }
         for op in group {
             for change in diff.iter_changes(&op) {
                 let (sign, action) = match change.tag() {

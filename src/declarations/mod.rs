@@ -127,25 +127,36 @@ pub fn parse_sources(
             items: diags,
         });
     }
-    validate::validate(merged, sources, env).map_err(|items| Diagnostics {
-        sources: sources.to_vec(),
-        items,
+    validate::validate(merged, sources, env).map_err(|mut items| {
+        items.sort_by_key(|d| (d.file, d.span.start));
+        Diagnostics {
+            sources: sources.to_vec(),
+            items,
+        }
     })
 }
 
 fn toml_error(file: usize, text: &str, e: &toml::de::Error) -> Diagnostic {
     let span = e.span().unwrap_or(0..0);
-    let message = e.message().trim().to_string();
-    let (label, hint) = if message.starts_with("unknown field") {
+    // serde says "field"; the contract and TOML say "key".
+    let message = e
+        .message()
+        .trim()
+        .replacen("unknown field", "unknown key", 1)
+        .replacen("missing field", "missing key", 1);
+    let (label, hint) = if message.starts_with("unknown key") {
         (
             "unknown key".to_string(),
             "remove the key or fix its spelling: the keys this table accepts are listed above"
                 .to_string(),
         )
-    } else if let Some(rest) = message.strip_prefix("missing field ") {
+    } else if let Some(rest) = message.strip_prefix("missing key ") {
         (
             format!("this table needs {rest}"),
-            format!("add {rest} = ... to this table (see CONTRACT.md for its meaning)"),
+            format!(
+                "add {} = ... to this table (see CONTRACT.md for its meaning)",
+                rest.trim_matches('`')
+            ),
         )
     } else if message.starts_with("invalid type") {
         (

@@ -1,0 +1,224 @@
+//! Golden tests: what a user sees for bad declarations and for plans, byte for byte.
+//! Update with `INSTA_UPDATE=always cargo test --test golden` and review the diff.
+
+use ferry::apply::{self, Observer};
+use ferry::cloud::fake::FakeCloud;
+use ferry::declarations::{Source, parse_sources};
+use ferry::model::Target;
+use ferry::planner::{self, Step};
+use ferry::refresh;
+use ferry::render::{self, Painter};
+use ferry::state::{MemoryState, Snapshot, StateStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn sources(files: &[(&str, &str)]) -> Vec<Source> {
+    files
+        .iter()
+        .map(|(p, t)| Source {
+            path: PathBuf::from(p),
+            text: Arc::new(t.to_string()),
+        })
+        .collect()
+}
+
+fn errors(files: &[(&str, &str)]) -> String {
+    match parse_sources(&sources(files), &|_| None) {
+        Ok(_) => panic!("expected diagnostics"),
+        Err(d) => d.render(false),
+    }
+}
+
+const GOOD: &str = r#"[project]
+name = "payments"
+default_region = "us-east-1"
+
+[accounts.registry]
+id = "111111111111"
+
+[accounts.prod]
+id = "222222222222"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+
+[images.hello]
+repository = "hello"
+tag = "01"
+
+[functions.hello-world]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+memory_mb = 128
+"#;
+
+#[test]
+fn unknown_key() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("memory_mb = 128", "memroy_mb = 128")
+    )]));
+}
+
+#[test]
+fn account_id_not_twelve_digits() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("\"222222222222\"\n", "\"22222222222\"\n")
+    )]));
+}
+
+#[test]
+fn dangling_references() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD
+            .replace("repository = \"hello\"", "repository = \"helo\"")
+            .replace("account = \"prod\"", "account = \"production\"")
+    )]));
+}
+
+#[test]
+fn tag_and_digest_together_and_a_bad_digest() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("tag = \"01\"", "tag = \"01\"\ndigest = \"sha256:abc\"")
+    )]));
+}
+
+#[test]
+fn out_of_range_memory_timeout_and_architectures() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace(
+            "memory_mb = 128",
+            "memory_mb = 64\ntimeout_s = 901\narchitectures = [\"x86_64\", \"arm64\"]"
+        )
+    )]));
+}
+
+#[test]
+fn function_region_differs_from_the_registry() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("memory_mb = 128", "region = \"eu-west-1\"")
+    )]));
+}
+
+#[test]
+fn execution_role_in_another_account() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace(
+            "arn:aws:iam::222222222222:role/LambdaRole",
+            "arn:aws:iam::111111111111:role/LambdaRole"
+        )
+    )]));
+}
+
+#[test]
+fn missing_required_key() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("role = \"arn:aws:iam::222222222222:role/LambdaRole\"\n", "")
+    )]));
+}
+
+#[test]
+fn a_key_defined_in_two_files() {
+    let second = "[repositories.hello]\nregistry = \"central\"\nscan_on_push = true\n";
+    insta::assert_snapshot!(errors(&[("decl/a.toml", GOOD), ("decl/b.toml", second)]));
+}
+
+#[test]
+fn extra_statement_sid_clash() {
+    let text = GOOD.replace(
+        "[repositories.hello]\nregistry = \"central\"\n",
+        "[repositories.hello]\nregistry = \"central\"\nextra_statements = '''[{\"Sid\": \"CrossAccountPermission\", \"Effect\": \"Allow\"}]'''\n",
+    );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn invalid_toml() {
+    insta::assert_snapshot!(errors(&[(
+        "ferry.toml",
+        &GOOD.replace("memory_mb = 128", "memory_mb = = 128")
+    )]));
+}
+
+struct Quiet;
+impl Observer for Quiet {
+    fn started(&self, _: &Step) {}
+    fn finished(&self, _: &Step, _: &Result<(), String>, _: Duration) {}
+}
+
+#[tokio::test]
+async fn rendered_plans_create_then_update() {
+    let d0 = parse_sources(&sources(&[("ferry.toml", GOOD)]), &|_| None).unwrap();
+    let cloud = FakeCloud::new();
+    let state = MemoryState::new(Snapshot {
+        lineage: "l".into(),
+        ..Snapshot::default()
+    });
+    let registry = Target {
+        account: "registry".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+    };
+    // The repository exists (ferry's, from an earlier apply) and holds the image.
+    let only_repo = GOOD.split("[images.hello]").next().unwrap();
+    let d_repo = parse_sources(&sources(&[("ferry.toml", only_repo)]), &|_| None).unwrap();
+    let snap = state.snapshot().unwrap();
+    let p = planner::plan(
+        &d_repo,
+        &snap,
+        &refresh::refresh(&cloud, &d_repo, &snap).await.unwrap(),
+    );
+    apply::execute(&p, &cloud, &state, 4, &Quiet).await;
+    cloud.push_image(
+        &registry,
+        "hello",
+        "01",
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    );
+    let snap = state.snapshot().unwrap();
+    let create = planner::plan(
+        &d0,
+        &snap,
+        &refresh::refresh(&cloud, &d0, &snap).await.unwrap(),
+    );
+    insta::assert_snapshot!(
+        "plan_create",
+        render::plan_text(&create, Painter { color: false })
+    );
+    apply::execute(&create, &cloud, &state, 4, &Quiet).await;
+
+    // Another account starts consuming, memory and environment change, the tag moves.
+    let d1_text = GOOD.replace(
+        "memory_mb = 128",
+        "memory_mb = 256\nenvironment = { LOG_LEVEL = \"debug\" }",
+    ) + "\n[accounts.staging]\nid = \"333333333333\"\n\n[functions.hello-staging]\naccount = \"staging\"\nimage = \"hello\"\nrole = \"arn:aws:iam::333333333333:role/LambdaRole\"\n";
+    let d1 = parse_sources(&sources(&[("ferry.toml", &d1_text)]), &|_| None).unwrap();
+    cloud.push_image(
+        &registry,
+        "hello",
+        "01",
+        "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    );
+    let snap = state.snapshot().unwrap();
+    let update = planner::plan(
+        &d1,
+        &snap,
+        &refresh::refresh(&cloud, &d1, &snap).await.unwrap(),
+    );
+    insta::assert_snapshot!(
+        "plan_update",
+        render::plan_text(&update, Painter { color: false })
+    );
+}

@@ -1,0 +1,473 @@
+//! Planner and executor tests on plain data: declarations from TOML text, the in-memory fake
+//! cloud, in-memory state. No network, no emulator.
+
+use ferry::apply::{self, Observer};
+use ferry::cloud::fake::{FakeCloud, api_error};
+use ferry::declarations::{Source, parse_sources};
+use ferry::model::{Desired, Target};
+use ferry::planner::{self, Plan, Step};
+use ferry::refresh;
+use ferry::state::{MemoryState, Snapshot, StateStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const BASE: &str = r#"
+[project]
+name = "payments"
+default_region = "us-east-1"
+
+[accounts.registry]
+id = "111111111111"
+
+[accounts.prod]
+id = "222222222222"
+
+[accounts.staging]
+id = "333333333333"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+
+[images.hello]
+repository = "hello"
+tag = "01"
+"#;
+
+const PROD_FN: &str = r#"
+[functions.hello-world]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+"#;
+
+const STAGING_FN: &str = r#"
+[functions.hello-staging]
+account = "staging"
+image = "hello"
+role = "arn:aws:iam::333333333333:role/LambdaRole"
+"#;
+
+fn desired(text: &str) -> Desired {
+    let sources = [Source {
+        path: PathBuf::from("ferry.toml"),
+        text: Arc::new(text.to_string()),
+    }];
+    parse_sources(&sources, &|_| None).unwrap_or_else(|d| panic!("{}", d.render(false)))
+}
+
+fn registry() -> Target {
+    Target {
+        account: "registry".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+    }
+}
+
+const DIGEST_1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const DIGEST_2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+struct Quiet;
+impl Observer for Quiet {
+    fn started(&self, _: &Step) {}
+    fn finished(&self, _: &Step, _: &Result<(), String>, _: Duration) {}
+}
+
+fn lineage_state() -> MemoryState {
+    MemoryState::new(Snapshot {
+        lineage: "test-lineage".into(),
+        ..Snapshot::default()
+    })
+}
+
+async fn plan(cloud: &FakeCloud, d: &Desired, state: &dyn StateStore) -> Plan {
+    let snap = state.snapshot().unwrap();
+    let observed = refresh::refresh(cloud, d, &snap).await.unwrap();
+    planner::plan(d, &snap, &observed)
+}
+
+async fn apply_all(cloud: &FakeCloud, d: &Desired, state: &dyn StateStore) -> Plan {
+    let p = plan(cloud, d, state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let outcome = apply::execute(&p, cloud, state, 10, &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    p
+}
+
+fn summary(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .map(|s| format!("{} {:?} {}", s.level, s.action, s.address))
+        .collect()
+}
+
+/// Phase one: the repository alone; then an image is pushed.
+async fn with_repository(cloud: &FakeCloud, state: &dyn StateStore) {
+    apply_all(
+        cloud,
+        &desired(&BASE.replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "")),
+        state,
+    )
+    .await;
+    cloud.push_image(&registry(), "hello", "01", DIGEST_1);
+}
+
+#[tokio::test]
+async fn cross_account_plan_orders_repository_then_policy_then_function() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Create repository_policy.hello",
+            "1 Create function.hello-world",
+        ]
+    );
+    let f = &p.steps[1];
+    assert_eq!(f.depends_on, vec![0]);
+    // Deployed by digest, in the function's account.
+    let ferry::planner::Operation::CreateFunction { config } = &f.operation else {
+        panic!("expected CreateFunction, got {:?}", f.operation)
+    };
+    assert_eq!(
+        config.image_uri,
+        format!("111111111111.dkr.ecr.us-east-1.amazonaws.com/hello@{DIGEST_1}")
+    );
+    assert_eq!(f.target.account_id, "222222222222");
+}
+
+#[tokio::test]
+async fn fresh_declarations_create_the_repository_first() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    let d = desired(BASE);
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(summary(&p), vec!["0 Create repository.hello"]);
+    // The image cannot exist before its repository: a plan error that says what to do.
+    assert_eq!(p.errors.len(), 1);
+    assert!(
+        p.errors[0].message.contains("does not exist yet"),
+        "{:?}",
+        p.errors
+    );
+}
+
+#[tokio::test]
+async fn a_second_plan_after_apply_has_nothing_to_do() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    apply_all(&cloud, &d, &state).await;
+    let calls_before = cloud.calls().len();
+    let again = plan(&cloud, &d, &state).await;
+    assert!(again.steps.is_empty(), "{:?}", summary(&again));
+    assert!(again.errors.is_empty());
+    assert_eq!(again.unchanged.len(), 4, "{:?}", again.unchanged);
+    // A re-plan only reads.
+    let writes: Vec<String> = cloud.calls()[calls_before..]
+        .iter()
+        .filter(|c| {
+            !c.starts_with("Get") && !c.starts_with("Describe") && !c.starts_with("BatchGet")
+        })
+        .cloned()
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_moved_tag_updates_exactly_the_functions_using_it() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let other_image = "\n[repositories.other]\nregistry = \"central\"\n";
+    let other_fn = r#"
+[images.other]
+repository = "other"
+tag = "01"
+
+[functions.other-fn]
+account = "prod"
+image = "other"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+"#;
+    apply_all(
+        &cloud,
+        &desired(&format!("{BASE}{other_image}{PROD_FN}")),
+        &state,
+    )
+    .await;
+    cloud.push_image(&registry(), "other", "01", DIGEST_1);
+    let d = desired(&format!(
+        "{BASE}{other_image}{other_fn}{PROD_FN}{STAGING_FN}"
+    ));
+    apply_all(&cloud, &d, &state).await;
+    // The tag moves in `hello` only.
+    cloud.push_image(&registry(), "hello", "01", DIGEST_2);
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Update function.hello-staging",
+            "0 Update function.hello-world",
+        ]
+    );
+    for s in &p.steps {
+        assert_eq!(s.changes.len(), 1, "{:?}", s.changes);
+        assert_eq!(s.changes[0].attribute, "image_uri");
+        assert!(
+            s.changes[0]
+                .after
+                .as_ref()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .ends_with(DIGEST_2)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_function_in_a_new_account_updates_the_policy_before_the_function() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Update repository_policy.hello",
+            "1 Create function.hello-staging",
+        ]
+    );
+    assert_eq!(p.steps[1].depends_on, vec![p.steps[0].id]);
+    let after = p.steps[0].changes[0].after.as_ref().unwrap().to_string();
+    assert!(after.contains("arn:aws:iam::333333333333:root"), "{after}");
+    assert!(
+        after.contains("arn:aws:lambda:us-east-1:333333333333:function:*"),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn removing_a_function_deletes_it_before_the_policy_drops_its_account() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(
+        &cloud,
+        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
+        &state,
+    )
+    .await;
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Delete function.hello-staging",
+            "1 Update repository_policy.hello",
+        ]
+    );
+    apply_all(&cloud, &d, &state).await;
+    let world = cloud.snapshot();
+    assert_eq!(world.functions.len(), 1);
+    let policy = world.policies.values().next().unwrap();
+    assert!(!policy.contains("333333333333"), "{policy}");
+}
+
+#[tokio::test]
+async fn a_missing_image_is_a_plan_error_naming_repository_tag_and_account() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}").replace("tag = \"01\"", "tag = \"02\""));
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    let m = &p.errors[0].message;
+    assert!(
+        m.contains("tag `02`") && m.contains("repository `hello`") && m.contains("111111111111"),
+        "{m}"
+    );
+    // No function step without an image to deploy.
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| !matches!(s.address, ferry::model::Address::Function(_)))
+    );
+}
+
+#[tokio::test]
+async fn an_unmanaged_function_of_the_same_name_is_refused_not_overwritten() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let prod = Target {
+        account: "prod".into(),
+        account_id: "222222222222".into(),
+        region: "us-east-1".into(),
+    };
+    use ferry::cloud::Cloud;
+    cloud
+        .create_function(
+            &prod,
+            &ferry::cloud::FunctionConfig {
+                name: "hello-world".into(),
+                image_uri: "someone/else@sha256:x".into(),
+                role: "arn:aws:iam::222222222222:role/Other".into(),
+                architecture: "x86_64".into(),
+                memory_mb: 128,
+                timeout_s: 3,
+                description: String::new(),
+                environment: Default::default(),
+                tags: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    assert_eq!(p.errors.len(), 1);
+    assert!(
+        p.errors[0]
+            .hint
+            .contains("ferry import function.hello-world hello-world"),
+        "{:?}",
+        p.errors
+    );
+}
+
+#[tokio::test]
+async fn a_function_created_but_not_recorded_is_adopted_by_its_tags() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    apply_all(&cloud, &d, &state).await;
+    // Simulate a crash between CreateFunction and the state write.
+    let addr: ferry::model::Address = "function.hello-world".parse().unwrap();
+    state.remove(&addr).unwrap();
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(summary(&p), vec!["0 Adopt function.hello-world"]);
+    apply_all(&cloud, &d, &state).await;
+    assert!(plan(&cloud, &d, &state).await.steps.is_empty());
+}
+
+#[tokio::test]
+async fn the_same_inputs_give_the_same_plan_byte_for_byte() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    let snap = state.snapshot().unwrap();
+    let observed = refresh::refresh(&cloud, &d, &snap).await.unwrap();
+    let a = serde_json::to_string(&planner::plan(&d, &snap, &observed)).unwrap();
+    let b = serde_json::to_string(&planner::plan(&d, &snap, &observed)).unwrap();
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_failed_step_stops_later_levels_and_state_keeps_what_completed() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    cloud.fail(
+        "SetRepositoryPolicy",
+        None,
+        1,
+        api_error(
+            "SetRepositoryPolicy",
+            "AccessDeniedException",
+            "not allowed",
+        ),
+    );
+    let p = plan(&cloud, &d, &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, 10, &Quiet).await;
+    assert_eq!(outcome.failed.len(), 1);
+    assert_eq!(outcome.failed[0].1.code(), Some("AccessDeniedException"));
+    assert_eq!(
+        outcome.skipped.len(),
+        1,
+        "the function must not be created without its policy"
+    );
+    assert!(cloud.snapshot().functions.is_empty());
+    let recorded: Vec<String> = state
+        .snapshot()
+        .unwrap()
+        .resources
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(recorded, vec!["repository.hello"]);
+    // The next run picks up where it stopped.
+    let p = apply_all(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Create repository_policy.hello",
+            "1 Create function.hello-world"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn credentials_for_another_account_are_refused_before_any_read() {
+    let cloud = FakeCloud::new();
+    cloud
+        .wrong_accounts
+        .lock()
+        .unwrap()
+        .insert("prod".into(), "999999999999".into());
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let err = refresh::refresh(&cloud, &d, &Snapshot::default())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("999999999999") && text.contains("222222222222"),
+        "{text}"
+    );
+    assert!(
+        cloud
+            .calls()
+            .iter()
+            .all(|c| c.starts_with("GetCallerIdentity")),
+        "{:?}",
+        cloud.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_changed_sensitive_value_shows_without_the_value() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let f = |secret: &str| {
+        desired(&format!(
+            "{BASE}{PROD_FN}environment = {{ DB_PASSWORD = \"{secret}\", MODE = \"x\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n"
+        ))
+    };
+    apply_all(&cloud, &f("hunter2"), &state).await;
+    let p = plan(&cloud, &f("correct-horse"), &state).await;
+    let text =
+        serde_json::to_string(&p.steps.iter().map(|s| &s.changes).collect::<Vec<_>>()).unwrap();
+    assert!(text.contains("(sensitive value changed)"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("correct-horse"),
+        "{text}"
+    );
+    let st = serde_json::to_string(&state.snapshot().unwrap()).unwrap();
+    assert!(
+        !st.contains("hunter2"),
+        "state must not hold the secret: {st}"
+    );
+}
