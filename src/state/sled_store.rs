@@ -175,7 +175,9 @@ fn read_u64(tree: &sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, Stat
 fn open_error(dir: &Path, e: sled::Error) -> StateError {
     let shown = dir.display().to_string();
     if let sled::Error::Io(io) = &e
-        && (io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11))
+        && (io.kind() == std::io::ErrorKind::WouldBlock
+            || io.raw_os_error() == Some(11)
+            || io.to_string().contains("could not acquire lock"))
     {
         let holder = std::fs::read_to_string(dir.join(HOLDER_FILE))
             .ok()
