@@ -1,0 +1,200 @@
+//! Support for end-to-end tests: a moto server per test on 127.0.0.1, the real `ferry` binary,
+//! and `scripts/moto_admin.py` (boto3) as the independent client that pushes images, creates
+//! roles and reads back what ferry did.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv with moto and boto3, created by scripts/setup-env.sh on first use (serialised
+/// across test processes with a file lock).
+pub fn venv() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = repo_root();
+        let lock = File::create(std::env::temp_dir().join("ferry-setup-env.lock"))
+            .expect("create the setup lock file");
+        lock.lock().expect("lock the setup lock file");
+        let status = Command::new("bash")
+            .arg(root.join("scripts/setup-env.sh"))
+            .status()
+            .expect("run scripts/setup-env.sh");
+        assert!(
+            status.success(),
+            "scripts/setup-env.sh failed: cannot install moto"
+        );
+        root.join(".venv")
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A moto server on loopback, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let venv = venv();
+        let port = free_port();
+        let log = File::create(std::env::temp_dir().join(format!("ferry-moto-{port}.log")))
+            .expect("moto log file");
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The result of one command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+        }
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// One test's world: a moto server and a working directory for declarations and state.
+pub struct World {
+    pub moto: Option<Moto>,
+    pub dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl World {
+    pub fn new() -> World {
+        let moto = Moto::start();
+        let endpoint = moto.url();
+        World {
+            moto: Some(moto),
+            dir: tempfile::tempdir().expect("temp dir"),
+            endpoint,
+        }
+    }
+
+    /// A world with no emulator: the endpoint is a closed port, so any AWS call fails.
+    pub fn offline() -> World {
+        World {
+            moto: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+            endpoint: format!("http://127.0.0.1:{}", free_port()),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        let p = self.path(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create dirs");
+        }
+        std::fs::write(p, text).expect("write declarations");
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.current_dir(self.dir.path())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", self.path("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path("no-aws-credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("FERRY_STATE")
+            .stdin(Stdio::null());
+    }
+
+    /// Runs the real ferry binary in the world's directory.
+    pub fn ferry(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        self.env(&mut cmd);
+        cmd.args(args);
+        Run::from(cmd.output().expect("run ferry"))
+    }
+
+    /// Runs scripts/moto_admin.py (boto3) inside `account`; returns its JSON answer.
+    pub fn admin(&self, command: &str, account: &str, args: &[&str]) -> serde_json::Value {
+        let mut cmd = Command::new(venv().join("bin/python"));
+        self.env(&mut cmd);
+        cmd.arg(repo_root().join("scripts/moto_admin.py"))
+            .arg(command)
+            .arg(account)
+            .args(args);
+        let run = Run::from(cmd.output().expect("run moto_admin.py")).expect(0);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+            panic!(
+                "moto_admin.py {command} printed no JSON ({e}): {}",
+                run.stdout
+            )
+        })
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("read file")
+}
