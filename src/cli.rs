@@ -91,7 +91,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let color_out = use_color(cli.no_color, std::io::stdout().is_terminal());
     let color_err = use_color(cli.no_color, std::io::stderr().is_terminal());
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, color_err);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -127,7 +127,7 @@ fn use_color(no_color_flag: bool, terminal: bool) -> bool {
     terminal && !no_color_flag && !no_color_env
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, color: bool) {
     let level = match verbose {
         0 => "warn",
         1 => "ferry=info",
@@ -140,6 +140,7 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(color)
         .try_init();
 }
 

@@ -725,16 +725,16 @@ fn check_functions(
             .as_ref()
             .map(|d| d.get_ref().clone())
             .unwrap_or_default();
-        if description.chars().count() > 256 {
-            if let Some(d) = &f.description {
-                c.at(
-                    file,
-                    d,
-                    "the description is longer than 256 characters",
-                    "too long",
-                    "shorten it to at most 256 characters",
-                );
-            }
+        if let Some(d) = &f.description
+            && description.chars().count() > 256
+        {
+            c.at(
+                file,
+                d,
+                "the description is longer than 256 characters",
+                "too long",
+                "shorten it to at most 256 characters",
+            );
         }
         let mut environment = BTreeMap::new();
         for (k, v) in f.environment.iter().flatten() {

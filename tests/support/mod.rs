@@ -151,6 +151,12 @@ impl World {
     }
 
     fn env(&self, cmd: &mut Command) {
+        // Empty AWS config files: only the variables below count.
+        for f in ["no-aws-config", "no-aws-credentials"] {
+            if !self.path(f).exists() {
+                std::fs::write(self.path(f), "").expect("write an empty AWS config file");
+            }
+        }
         cmd.current_dir(self.dir.path())
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The demo: moto on 127.0.0.1, then the cross-account example (registry 111111111111, function in
+# 222222222222) planned and applied in its two phases, and the no-change re-plan. Everything it
+# creates lives in moto and in .ferry-demo/ (git-ignored); moto is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/setup-env.sh
+cargo build --quiet
+ferry="$root/target/debug/ferry"
+py="$root/.venv/bin/python"
+admin() { "$py" "$root/scripts/moto_admin.py" "$@"; }
+
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+demo="$root/.ferry-demo"
+rm -rf "$demo" && mkdir -p "$demo"
+"$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$demo/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill $moto_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_CONFIG_FILE="$demo/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$demo/no-aws-credentials"
+: >"$AWS_CONFIG_FILE"; : >"$AWS_SHARED_CREDENTIALS_FILE"   # empty: only the variables above count
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export FERRY_STATE="$demo/state"
+cp -r examples/cross-account "$demo/declarations"
+cd "$demo"
+
+say() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
+
+say "moto is listening on $AWS_ENDPOINT_URL; the execution role exists in the function's account"
+admin role 222222222222 LambdaRole
+
+say "phase 1: ferry apply of the repository alone (declarations/registry.toml)"
+"$ferry" -c declarations/registry.toml apply --auto-approve
+
+say "an image is pushed to the registry account (a small hand-made manifest)"
+admin push 111111111111 cross-account-function 01 hello-v1
+
+say "phase 2: ferry plan of both files: the policy before the function, the tag resolved to its digest"
+"$ferry" -c declarations plan
+
+say "ferry apply"
+"$ferry" -c declarations apply --auto-approve
+
+say "the repository policy, as ECR now holds it"
+admin policy 111111111111 cross-account-function | "$py" -m json.tool
+
+say "the function in 222222222222, deployed by digest"
+admin functions 222222222222 | "$py" -m json.tool
+
+say "a second plan: nothing to do (exit code 0 with --detailed-exitcode)"
+"$ferry" -c declarations plan --detailed-exitcode
+
+say "the state"
+"$ferry" state list
+echo
+echo "Demo complete. Its state is in .ferry-demo/state; moto stops now."
