@@ -126,6 +126,17 @@ pub struct ResolvedImage {
     pub digest: Option<String>,
 }
 
+/// A difference between what ferry last applied (state) and what is live: a change made
+/// outside ferry. Kept apart from the steps, as Terraform keeps prev-run and prior state apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: Address,
+    /// The resource is gone.
+    pub deleted: bool,
+    /// Last applied (before) against live (after); sensitive values redacted.
+    pub changes: Vec<Change>,
+}
+
 /// A reason the plan cannot be applied, with how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanError {
@@ -141,10 +152,15 @@ pub struct Plan {
     pub lineage: String,
     pub serial: u64,
     pub images: Vec<ResolvedImage>,
+    /// Changes made outside ferry since the last apply.
+    pub drift: Vec<Drift>,
     pub steps: Vec<Step>,
     pub errors: Vec<PlanError>,
     /// Managed resources that are already as declared.
     pub unchanged: Vec<Address>,
+    /// When not empty, the plan was restricted to these addresses and what they depend on.
+    #[serde(default)]
+    pub targets: Vec<Address>,
 }
 
 impl Plan {
@@ -226,10 +242,162 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         lineage: state.lineage.clone(),
         serial: state.serial,
         images,
+        drift: drift(state, observed),
         steps: order(drafts),
         errors,
         unchanged,
+        targets: Vec::new(),
     }
+}
+
+/// Restricts a plan to `targets` and the steps they depend on, as Terraform's `-target` does.
+/// Errors about other resources are dropped, except those about the images that targeted
+/// functions deploy.
+pub fn restrict(plan: Plan, desired: &Desired, targets: &[Address]) -> Plan {
+    let by_address: BTreeMap<&Address, &Step> =
+        plan.steps.iter().map(|s| (&s.address, s)).collect();
+    let mut keep: BTreeSet<Address> = BTreeSet::new();
+    let mut queue: Vec<Address> = targets.to_vec();
+    while let Some(a) = queue.pop() {
+        if !keep.insert(a.clone()) {
+            continue;
+        }
+        if let Some(step) = by_address.get(&a) {
+            queue.extend(
+                step.depends_on
+                    .iter()
+                    .map(|d| plan.steps[*d].address.clone()),
+            );
+        }
+    }
+    let mut relevant = keep.clone();
+    for a in &keep {
+        if let Address::Function(k) = a
+            && let Some(f) = desired.functions.get(k)
+        {
+            relevant.insert(Address::Image(f.image.clone()));
+        }
+    }
+    let drafts: Vec<Draft> = plan
+        .steps
+        .iter()
+        .filter(|s| keep.contains(&s.address))
+        .map(|s| Draft {
+            after: s
+                .depends_on
+                .iter()
+                .map(|d| plan.steps[*d].address.clone())
+                .collect(),
+            step: s.clone(),
+        })
+        .collect();
+    Plan {
+        steps: order(drafts),
+        errors: plan
+            .errors
+            .into_iter()
+            .filter(|e| relevant.contains(&e.address))
+            .collect(),
+        drift: plan
+            .drift
+            .into_iter()
+            .filter(|d| keep.contains(&d.address))
+            .collect(),
+        unchanged: plan
+            .unchanged
+            .into_iter()
+            .filter(|a| keep.contains(a))
+            .collect(),
+        images: plan
+            .images
+            .into_iter()
+            .filter(|i| relevant.contains(&Address::Image(i.key.clone())))
+            .collect(),
+        targets: targets.to_vec(),
+        ..plan
+    }
+}
+
+/// What changed outside ferry: every recorded resource compared with its live twin.
+fn drift(state: &Snapshot, observed: &Observed) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (address, record) in &state.resources {
+        let (live_exists, changes) = match record {
+            Record::Repository { target, config, .. } => {
+                match observed
+                    .repositories
+                    .get(&(target.clone(), config.name.clone()))
+                {
+                    Some(Some(live)) => (
+                        true,
+                        diff(
+                            &repository_attrs(Some(config)),
+                            &repository_attrs(Some(live)),
+                        ),
+                    ),
+                    Some(None) => (false, vec![]),
+                    None => continue,
+                }
+            }
+            Record::RepositoryPolicy {
+                target,
+                repository,
+                policy: text,
+            } => match observed.policies.get(&(target.clone(), repository.clone())) {
+                Some(Some(live)) => {
+                    let (before, after) = (policy::parse(text), policy::parse(live));
+                    let changes = if policy::equivalent(&before, &after) {
+                        vec![]
+                    } else {
+                        vec![Change {
+                            attribute: "policy".to_string(),
+                            before: Some(before),
+                            after: Some(after),
+                        }]
+                    };
+                    (true, changes)
+                }
+                Some(None) => (false, vec![]),
+                None => continue,
+            },
+            Record::Function {
+                target,
+                config,
+                sensitive,
+                ..
+            } => match observed
+                .functions
+                .get(&(target.clone(), config.name.clone()))
+            {
+                Some(Some(live)) => {
+                    // State holds keyed hashes of sensitive values: hash the live ones alike.
+                    let mut live_cmp = live.config.clone();
+                    for k in sensitive {
+                        if let Some(v) = live_cmp.environment.get_mut(k) {
+                            *v = crate::state::sensitive_hash(&state.lineage, k, v);
+                        }
+                    }
+                    (
+                        true,
+                        diff(
+                            &function_attrs(Some(config), None, sensitive),
+                            &function_attrs(Some(&live_cmp), Some(config), sensitive),
+                        ),
+                    )
+                }
+                Some(None) => (false, vec![]),
+                None => continue,
+            },
+        };
+        if !live_exists || !changes.is_empty() {
+            out.push(Drift {
+                address: address.clone(),
+                deleted: !live_exists,
+                changes,
+            });
+        }
+    }
+    out
 }
 
 struct Planner<'a> {

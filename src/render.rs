@@ -59,6 +59,24 @@ pub fn plan_text(plan: &Plan, p: Painter) -> String {
         }
         out.push('\n');
     }
+    if !plan.drift.is_empty() {
+        drift_text(&mut out, plan, p);
+    }
+    if !plan.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} the plan is restricted to {} and what they depend on; it may be partial.\n",
+            p.paint(
+                Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+                "Warning: resource targeting is in effect:"
+            ),
+            plan.targets
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if plan.steps.is_empty() {
         if plan.errors.is_empty() {
             let _ = writeln!(
@@ -84,6 +102,51 @@ pub fn plan_text(plan: &Plan, p: Painter) -> String {
     }
     let _ = writeln!(out, "{}", summary(plan, p));
     out
+}
+
+fn drift_text(out: &mut String, plan: &Plan, p: Painter) {
+    let _ = writeln!(
+        out,
+        "{}\n",
+        p.bold("Changes outside ferry since the last apply:")
+    );
+    for d in &plan.drift {
+        if d.deleted {
+            let _ = writeln!(
+                out,
+                "  # {} was deleted outside ferry\n",
+                p.bold(&d.address.to_string())
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  # {} was changed outside ferry",
+            p.bold(&d.address.to_string())
+        );
+        let _ = writeln!(
+            out,
+            "  {} {} \"{}\" {{",
+            p.action(Action::Update, "~"),
+            d.address.kind(),
+            d.address.key()
+        );
+        let width = d
+            .changes
+            .iter()
+            .filter(|c| !is_block(c))
+            .map(|c| c.attribute.len())
+            .max()
+            .unwrap_or(0);
+        for c in &d.changes {
+            change_text(out, c, width, p);
+        }
+        let _ = writeln!(out, "    }}\n");
+    }
+    let _ = writeln!(
+        out,
+        "Unless the declarations change to match, the actions below restore the declared values.\n"
+    );
 }
 
 /// `Plan: 2 to add, 1 to change, 0 to destroy.`
@@ -288,6 +351,170 @@ pub fn errors_text(errors: &[PlanError], p: Painter) -> String {
             p.paint(Style::new().bold(), "hint:"),
             e.hint
         );
+    }
+    out
+}
+
+/// The version of `plan --json`'s format; see docs/plan.schema.json.
+pub const JSON_FORMAT_VERSION: &str = "1.0";
+
+/// The plan as JSON for pipelines (`plan --json`), documented in docs/plan.schema.json.
+/// Sensitive values are already redacted in the plan's changes.
+pub fn plan_json(plan: &Plan) -> Value {
+    let changes_object = |changes: &[Change], before: bool| -> Value {
+        let mut m = serde_json::Map::new();
+        for c in changes {
+            let v = if before { &c.before } else { &c.after };
+            m.insert(c.attribute.clone(), v.clone().unwrap_or(Value::Null));
+        }
+        Value::Object(m)
+    };
+    let (add, change, destroy) = plan.counts();
+    serde_json::json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "project": plan.project,
+        "state": { "lineage": plan.lineage, "serial": plan.serial },
+        "partial": !plan.targets.is_empty(),
+        "targets": plan.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        "images": plan.images.iter().map(|i| serde_json::json!({
+            "address": format!("image.{}", i.key),
+            "repository_uri": i.repository_uri,
+            "reference": i.reference,
+            "digest": i.digest,
+        })).collect::<Vec<_>>(),
+        "resource_drift": plan.drift.iter().map(|d| serde_json::json!({
+            "address": d.address.to_string(),
+            "deleted": d.deleted,
+            "before": changes_object(&d.changes, true),
+            "after": changes_object(&d.changes, false),
+        })).collect::<Vec<_>>(),
+        "resource_changes": plan.steps.iter().map(|s| serde_json::json!({
+            "order": s.id + 1,
+            "level": s.level + 1,
+            "address": s.address.to_string(),
+            "type": s.address.kind(),
+            "action": s.action,
+            "reason": s.reason,
+            "account_id": s.target.account_id,
+            "region": s.target.region,
+            "depends_on": s.depends_on.iter().map(|d| plan.steps[*d].address.to_string()).collect::<Vec<_>>(),
+            "before": changes_object(&s.changes, true),
+            "after": changes_object(&s.changes, false),
+        })).collect::<Vec<_>>(),
+        "errors": plan.errors.iter().map(|e| serde_json::json!({
+            "address": e.address.to_string(),
+            "message": e.message,
+            "hint": e.hint,
+        })).collect::<Vec<_>>(),
+        "summary": { "add": add, "change": change, "destroy": destroy },
+    })
+}
+
+/// The plan as a pull-request comment (`plan --markdown`): the summary line, a table, and one
+/// collapsible block per step with policy and environment changes as ```diff blocks.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let plain = Painter { color: false };
+    let _ = writeln!(out, "### ferry plan for `{}`\n", plan.project);
+    if !plan.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "> **Warning:** restricted to {}; the plan may be partial.\n",
+            plan.targets
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !plan.errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Errors** (nothing can be applied until they are fixed):\n"
+        );
+        for e in &plan.errors {
+            let _ = writeln!(out, "- `{}`: {} (hint: {})", e.address, e.message, e.hint);
+        }
+        out.push('\n');
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "**Changed outside ferry:**\n");
+        for d in &plan.drift {
+            let what = if d.deleted { "deleted" } else { "changed" };
+            let attrs: Vec<String> = d
+                .changes
+                .iter()
+                .map(|c| format!("`{}`", c.attribute))
+                .collect();
+            let _ = writeln!(
+                out,
+                "- `{}` {what}{}",
+                d.address,
+                if attrs.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", attrs.join(", "))
+                }
+            );
+        }
+        out.push('\n');
+    }
+    if plan.steps.is_empty() {
+        if plan.errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "**No changes.** The infrastructure matches the declarations."
+            );
+        }
+        return out;
+    }
+    let _ = writeln!(out, "**{}**\n", summary(plan, plain));
+    let _ = writeln!(out, "| # | action | address | account | region |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for s in &plan.steps {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` {:?} | `{}` | {} | {} |",
+            s.id + 1,
+            s.action.symbol(),
+            s.action,
+            s.address,
+            s.target.account_id,
+            s.target.region
+        );
+    }
+    out.push('\n');
+    for s in &plan.steps {
+        let _ = writeln!(
+            out,
+            "<details><summary><code>{} {}</code>: {}</summary>\n",
+            s.action.symbol(),
+            s.address,
+            s.reason
+        );
+        let mut inline = String::new();
+        for c in s.changes.iter().filter(|c| !is_block(c)) {
+            change_text(&mut inline, c, 0, plain);
+        }
+        if !inline.is_empty() {
+            let _ = writeln!(out, "```\n{}```\n", inline);
+        }
+        for c in s.changes.iter().filter(|c| is_block(c)) {
+            let before = c.before.as_ref().map(pretty).unwrap_or_default();
+            let after = c.after.as_ref().map(pretty).unwrap_or_default();
+            let _ = writeln!(out, "`{}`:\n\n```diff", c.attribute);
+            let diff = similar::TextDiff::from_lines(&before, &after);
+            for change in diff.iter_all_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => "-",
+                    similar::ChangeTag::Insert => "+",
+                    similar::ChangeTag::Equal => " ",
+                };
+                let _ = writeln!(out, "{sign}{}", change.value().trim_end_matches('\n'));
+            }
+            let _ = writeln!(out, "```\n");
+        }
+        let _ = writeln!(out, "</details>\n");
     }
     out
 }
