@@ -6,11 +6,13 @@ use crate::apply::{self, Observer};
 use crate::cloud::Cloud;
 use crate::cloud::aws::AwsCloud;
 use crate::declarations::{self, Declarations, LoadError};
+use crate::import;
 use crate::model::Address;
 use crate::planner::{self, Plan, Step};
 use crate::policy;
 use crate::refresh;
 use crate::render::{self, Painter};
+use crate::saved_plan;
 use crate::state::StateStore;
 use crate::state::sled_store::SledState;
 use anyhow::{Context, bail};
@@ -58,9 +60,35 @@ enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also save the plan, for `ferry apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON (format in docs/plan.schema.json) instead of text
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the plan as markdown, for a pull-request comment
+        #[arg(long)]
+        markdown: bool,
+        /// Plan only this address and what it depends on (repeatable)
+        #[arg(long, value_name = "ADDR")]
+        target: Vec<Address>,
     },
-    /// Plan, ask for confirmation, and make it so
+    /// Plan, ask for confirmation, and make it so; or apply a saved plan
     Apply {
+        /// A plan saved with `ferry plan --out FILE`: applied exactly, without planning again
+        planfile: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many independent steps run at once
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+        /// Apply only this address and what it depends on (repeatable)
+        #[arg(long, value_name = "ADDR", conflicts_with = "planfile")]
+        target: Vec<Address>,
+    },
+    /// Remove everything ferry manages: functions, then policies, then repositories
+    Destroy {
         /// Do not ask for confirmation
         #[arg(long)]
         auto_approve: bool,
@@ -68,6 +96,9 @@ enum Command {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
+    /// Adopt an existing resource into state: function.KEY NAME, repository.KEY NAME,
+    /// repository_policy.KEY REPOSITORY-NAME
+    Import { address: Address, id: String },
     /// Print the repository policy ferry would write
     Policy {
         /// Repository key (or ECR name)
@@ -75,15 +106,19 @@ enum Command {
     },
     /// The plan's dependency graph as Graphviz DOT
     Graph,
-    /// Read the state
+    /// Read and edit the state
     #[command(subcommand)]
     State(StateCommand),
 }
 
 #[derive(Subcommand, Debug)]
 enum StateCommand {
-    /// Every address in state
+    /// Every address in state (with -v: lineage, serial and where each resource lives)
     List,
+    /// One resource's recorded attributes (sensitive values redacted)
+    Show { address: Address },
+    /// Forget a resource without deleting it
+    Rm { address: Address },
 }
 
 /// Entry point of the binary.
@@ -165,14 +200,37 @@ fn report(e: &anyhow::Error, p: Painter) {
 async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate => validate(&cli),
-        Command::Plan { detailed_exitcode } => {
+        Command::Plan {
+            detailed_exitcode,
+            out,
+            json,
+            markdown,
+            target,
+        } => {
             let (decls, state) = open(&cli, "plan")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
-            let plan = make_plan(&decls, &state, &cloud).await?;
-            print!("{}", render::plan_text(&plan, ctx.out));
+            let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::plan_json(&plan))?
+                );
+            } else if *markdown {
+                print!("{}", render::plan_markdown(&plan));
+            } else {
+                print!("{}", render::plan_text(&plan, ctx.out));
+            }
             if !plan.errors.is_empty() {
                 eprint!("{}", render::errors_text(&plan.errors, ctx.err));
                 return Ok(ExitCode::FAILURE);
+            }
+            if let Some(path) = out {
+                saved_plan::save(path, &plan, &decls.desired, &decls.sources)?;
+                eprintln!(
+                    "Saved the plan to {}. To perform exactly these actions, run: ferry apply {}",
+                    path.display(),
+                    path.display()
+                );
             }
             Ok(if *detailed_exitcode && plan.has_changes() {
                 ExitCode::from(2)
@@ -181,9 +239,85 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Apply {
+            planfile,
             auto_approve,
             parallelism,
-        } => apply_command(&cli, ctx, *auto_approve, usize::from(*parallelism)).await,
+            target,
+        } => {
+            let (decls, state) = open(&cli, "apply")?;
+            let cloud = AwsCloud::new(decls.desired.accounts.clone());
+            let (plan, approved) = match planfile {
+                Some(path) => {
+                    let snap = state.snapshot()?;
+                    let plan = saved_plan::load(
+                        path,
+                        &decls.desired,
+                        &decls.sources,
+                        &snap.lineage,
+                        snap.serial,
+                    )?;
+                    print!("{}", render::plan_text(&plan, ctx.out));
+                    // Saving the plan was the review; like Terraform, a saved plan is not asked again.
+                    (plan, true)
+                }
+                None => {
+                    let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+                    print!("{}", render::plan_text(&plan, ctx.out));
+                    (plan, *auto_approve)
+                }
+            };
+            execute(
+                &plan,
+                &cloud,
+                &state,
+                ctx,
+                approved,
+                usize::from(*parallelism),
+                Verb::Apply,
+            )
+            .await
+        }
+        Command::Destroy {
+            auto_approve,
+            parallelism,
+        } => {
+            let (decls, state) = open(&cli, "destroy")?;
+            let cloud = AwsCloud::new(decls.desired.accounts.clone());
+            let nothing = Declarations {
+                desired: crate::model::Desired {
+                    repositories: Default::default(),
+                    images: Default::default(),
+                    functions: Default::default(),
+                    ..decls.desired.clone()
+                },
+                sources: decls.sources.clone(),
+            };
+            let plan = make_plan(&nothing, &state, &cloud, &[], ctx).await?;
+            print!("{}", render::plan_text(&plan, ctx.out));
+            execute(
+                &plan,
+                &cloud,
+                &state,
+                ctx,
+                *auto_approve,
+                usize::from(*parallelism),
+                Verb::Destroy,
+            )
+            .await
+        }
+        Command::Import { address, id } => {
+            let (decls, state) = open(&cli, "import")?;
+            let cloud = AwsCloud::new(decls.desired.accounts.clone());
+            let record =
+                import::read(&decls.desired, &state.snapshot()?, &cloud, address, id).await?;
+            state.put(address, &record)?;
+            println!(
+                "Imported {address} ({id} in account {}, {}). Run `ferry plan` to see how it differs from the declaration.",
+                record.target().account_id,
+                record.target().region
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Policy { repository } => {
             let decls = load(&cli)?;
             let desired = &decls.desired;
@@ -225,18 +359,55 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
         Command::Graph => {
             let (decls, state) = open(&cli, "graph")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
-            let plan = make_plan(&decls, &state, &cloud).await?;
+            let plan = make_plan(&decls, &state, &cloud, &[], ctx).await?;
             print!("{}", graph_dot(&plan));
             Ok(ExitCode::SUCCESS)
         }
-        Command::State(StateCommand::List) => {
-            let state = SledState::open(&cli.state, "state list")?;
-            for address in state.snapshot()?.resources.keys() {
-                println!("{address}");
+        Command::State(command) => state_command(&cli, command),
+    }
+}
+
+fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
+    let state = SledState::open(&cli.state, "state")?;
+    let snap = state.snapshot()?;
+    match command {
+        StateCommand::List => {
+            if cli.verbose > 0 {
+                println!("# lineage {} serial {}", snap.lineage, snap.serial);
             }
-            Ok(ExitCode::SUCCESS)
+            for (address, record) in &snap.resources {
+                if cli.verbose > 0 {
+                    let t = record.target();
+                    println!("{address}\t{} ({}, {})", t.account, t.account_id, t.region);
+                } else {
+                    println!("{address}");
+                }
+            }
+        }
+        StateCommand::Show { address } => {
+            let record = snap
+                .resources
+                .get(address)
+                .with_context(|| format!("{address} is not in the state"))?;
+            let mut shown = serde_json::to_value(record)?;
+            if let crate::state::Record::Function { sensitive, .. } = record {
+                for key in sensitive {
+                    if let Some(v) = shown.pointer_mut(&format!("/config/environment/{key}")) {
+                        *v = serde_json::json!("(sensitive value)");
+                    }
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        StateCommand::Rm { address } => {
+            if !snap.resources.contains_key(address) {
+                bail!("{address} is not in the state");
+            }
+            state.remove(address)?;
+            println!("Removed {address} from the state; the resource itself was not touched.");
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Declarations> {
@@ -276,24 +447,64 @@ async fn make_plan(
     decls: &Declarations,
     state: &dyn StateStore,
     cloud: &dyn Cloud,
+    targets: &[Address],
+    ctx: Ctx,
 ) -> anyhow::Result<Plan> {
     let snapshot = state.snapshot()?;
+    for t in targets {
+        let known = snapshot.resources.contains_key(t)
+            || match t {
+                Address::Repository(k) | Address::RepositoryPolicy(k) => {
+                    decls.desired.repositories.contains_key(k)
+                }
+                Address::Function(k) => decls.desired.functions.contains_key(k),
+                Address::Image(k) => decls.desired.images.contains_key(k),
+                Address::Registry(k) => decls.desired.registries.contains_key(k),
+            };
+        if !known {
+            bail!("--target {t}: no such resource is declared or in the state");
+        }
+    }
     let observed = refresh::refresh(cloud, &decls.desired, &snapshot)
         .await
         .context("refreshing live state failed")?;
-    Ok(planner::plan(&decls.desired, &snapshot, &observed))
+    let plan = planner::plan(&decls.desired, &snapshot, &observed);
+    if targets.is_empty() {
+        return Ok(plan);
+    }
+    eprintln!(
+        "{} the plan covers only {} and what they depend on; the declarations may not be fully applied.",
+        ctx.err.paint(
+            anstyle::Style::new()
+                .bold()
+                .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+            "Warning: resource targeting is in effect:"
+        ),
+        targets
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(planner::restrict(plan, &decls.desired, targets))
 }
 
-async fn apply_command(
-    cli: &Cli,
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Apply,
+    Destroy,
+}
+
+/// Confirms (unless approved) and runs a plan that was already printed.
+async fn execute(
+    plan: &Plan,
+    cloud: &dyn Cloud,
+    state: &SledState,
     ctx: Ctx,
-    auto_approve: bool,
+    approved: bool,
     parallelism: usize,
+    verb: Verb,
 ) -> anyhow::Result<ExitCode> {
-    let (decls, state) = open(cli, "apply")?;
-    let cloud = AwsCloud::new(decls.desired.accounts.clone());
-    let plan = make_plan(&decls, &state, &cloud).await?;
-    print!("{}", render::plan_text(&plan, ctx.out));
     if !plan.errors.is_empty() {
         eprint!("{}", render::errors_text(&plan.errors, ctx.err));
         bail!("the plan has errors; nothing was changed");
@@ -301,20 +512,27 @@ async fn apply_command(
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !auto_approve {
-        confirm()?;
+    if !approved {
+        confirm(verb)?;
     }
     let observer = Progress { p: ctx.err };
-    let outcome = apply::execute(&plan, &cloud, &state, parallelism, &observer).await;
-    let (add, change, destroy) = count_completed(&plan, &outcome.completed);
+    let outcome = apply::execute(plan, cloud, state, parallelism, &observer).await;
+    let (add, change, destroy) = count_completed(plan, &outcome.completed);
     if outcome.succeeded() {
+        let (title, counts) = match verb {
+            Verb::Apply => (
+                "Apply complete!",
+                format!("{add} added, {change} changed, {destroy} destroyed"),
+            ),
+            Verb::Destroy => ("Destroy complete!", format!("{destroy} destroyed")),
+        };
         println!(
-            "\n{} Resources: {add} added, {change} changed, {destroy} destroyed.",
+            "\n{} Resources: {counts}.",
             ctx.out.paint(
                 anstyle::Style::new()
                     .bold()
                     .fg_color(Some(anstyle::AnsiColor::Green.into())),
-                "Apply complete!"
+                title
             )
         );
         return Ok(ExitCode::SUCCESS);
@@ -355,21 +573,27 @@ fn count_completed(plan: &Plan, completed: &[usize]) -> (usize, usize, usize) {
     done.counts()
 }
 
-fn confirm() -> anyhow::Result<()> {
+fn confirm(verb: Verb) -> anyhow::Result<()> {
+    let what = match verb {
+        Verb::Apply => "apply",
+        Verb::Destroy => "destroy",
+    };
     if !std::io::stdin().is_terminal() {
         bail!(
-            "refusing to apply without confirmation: standard input is not a terminal. \
-             Review the plan and pass --auto-approve to apply it non-interactively"
+            "refusing to {what} without confirmation: standard input is not a terminal. \
+             Review the plan and pass --auto-approve to {what} non-interactively"
         );
     }
-    eprint!(
-        "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
-    );
+    let question = match verb {
+        Verb::Apply => "Do you want to perform these actions?",
+        Verb::Destroy => "Do you really want to destroy everything ferry manages here?",
+    };
+    eprint!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     if line.trim() != "yes" {
-        bail!("apply cancelled: nothing was changed");
+        bail!("{what} cancelled: nothing was changed");
     }
     Ok(())
 }
@@ -436,6 +660,5 @@ pub fn graph_dot(plan: &Plan) -> String {
         }
     }
     out.push_str("}\n");
-    let _: Option<Address> = None;
     out
 }

@@ -221,6 +221,15 @@ fn is_block(c: &Change) -> bool {
     c.attribute == "policy" || c.attribute == "environment"
 }
 
+/// A block attribute worth a diff: an empty environment on both sides is shown inline as `{}`.
+fn is_diff_block(c: &Change) -> bool {
+    let empty = |v: &Option<Value>| {
+        v.as_ref()
+            .is_none_or(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    };
+    is_block(c) && !(empty(&c.before) && empty(&c.after))
+}
+
 fn change_text(out: &mut String, c: &Change, width: usize, p: Painter) {
     let (action, symbol) = match (&c.before, &c.after) {
         (None, Some(_)) => (Action::Create, "+"),
@@ -493,13 +502,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
             s.reason
         );
         let mut inline = String::new();
-        for c in s.changes.iter().filter(|c| !is_block(c)) {
+        for c in s.changes.iter().filter(|c| !is_diff_block(c)) {
             change_text(&mut inline, c, 0, plain);
         }
         if !inline.is_empty() {
             let _ = writeln!(out, "```\n{}```\n", inline);
         }
-        for c in s.changes.iter().filter(|c| is_block(c)) {
+        for c in s.changes.iter().filter(|c| is_diff_block(c)) {
             let before = c.before.as_ref().map(pretty).unwrap_or_default();
             let after = c.after.as_ref().map(pretty).unwrap_or_default();
             let _ = writeln!(out, "`{}`:\n\n```diff", c.attribute);

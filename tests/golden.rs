@@ -221,4 +221,27 @@ async fn rendered_plans_create_then_update() {
         "plan_update",
         render::plan_text(&update, Painter { color: false })
     );
+    insta::assert_snapshot!("plan_update_markdown", render::plan_markdown(&update));
+    apply::execute(&update, &cloud, &state, 4, &Quiet).await;
+
+    // Someone raises the memory in the console and deletes the staging function.
+    {
+        let mut world = cloud.world.lock().unwrap();
+        for (key, f) in world.functions.iter_mut() {
+            if key.2 == "hello-world" {
+                f.memory_mb = 512;
+            }
+        }
+        world.functions.retain(|key, _| key.2 != "hello-staging");
+    }
+    let snap = state.snapshot().unwrap();
+    let drift = planner::plan(
+        &d1,
+        &snap,
+        &refresh::refresh(&cloud, &d1, &snap).await.unwrap(),
+    );
+    insta::assert_snapshot!(
+        "plan_drift",
+        render::plan_text(&drift, Painter { color: false })
+    );
 }

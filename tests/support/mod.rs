@@ -183,6 +183,17 @@ impl World {
         Run::from(cmd.output().expect("run ferry"))
     }
 
+    /// Runs ferry with extra environment variables.
+    pub fn ferry_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        self.env(&mut cmd);
+        cmd.args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("run ferry"))
+    }
+
     /// Runs scripts/moto_admin.py (boto3) inside `account`; returns its JSON answer.
     pub fn admin(&self, command: &str, account: &str, args: &[&str]) -> serde_json::Value {
         let mut cmd = Command::new(venv().join("bin/python"));
@@ -198,6 +209,45 @@ impl World {
                 run.stdout
             )
         })
+    }
+}
+
+impl World {
+    /// Validates a JSON document against a JSON Schema with Python's jsonschema.
+    pub fn validate_json(&self, document: &str, schema: &Path) -> Result<(), String> {
+        let doc = self.path("document.json");
+        std::fs::write(&doc, document).expect("write the document");
+        let mut cmd = Command::new(venv().join("bin/python"));
+        self.env(&mut cmd);
+        cmd.args([
+            "-c",
+            "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
+        ])
+        .arg(&doc)
+        .arg(schema);
+        let run = Run::from(cmd.output().expect("run python"));
+        if run.code == 0 {
+            Ok(())
+        } else {
+            Err(run.stderr)
+        }
+    }
+
+    /// Every file under the world's directory, as bytes (for greps of what ferry wrote).
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(bytes) = std::fs::read(&p) {
+                    out.push((p, bytes));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
     }
 }
 

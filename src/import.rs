@@ -1,0 +1,126 @@
+//! `ferry import ADDR ID`: reads one existing resource through the [`Cloud`] trait and turns it
+//! into the state record ferry would have written, so that the next plan shows how it differs
+//! from its declaration (ownership tags included) instead of refusing it.
+//!
+//! The address must be declared: the declaration says which account and region to look in.
+
+use crate::cloud::{Cloud, CloudError};
+use crate::model::{Address, Desired};
+use crate::state::{Record, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0} is already in the state; `ferry state rm {0}` first to import it again")]
+    AlreadyManaged(Address),
+    #[error("{0} is not declared: declare it first, so ferry knows its account and region")]
+    NotDeclared(Address),
+    #[error("{address} is declared with the name `{declared}`, not `{id}`: {hint}")]
+    NameMismatch {
+        address: Address,
+        declared: String,
+        id: String,
+        hint: &'static str,
+    },
+    #[error("{what} `{id}` does not exist in account {account_id} ({region})")]
+    Missing {
+        what: &'static str,
+        id: String,
+        account_id: String,
+        region: String,
+    },
+    #[error(
+        "{0} cannot be imported: only function, repository and repository_policy addresses are resources"
+    )]
+    NotAResource(Address),
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+}
+
+/// Reads the resource `id` for `address` and returns the record to store.
+pub async fn read(
+    desired: &Desired,
+    state: &Snapshot,
+    cloud: &dyn Cloud,
+    address: &Address,
+    id: &str,
+) -> Result<Record, ImportError> {
+    if state.resources.contains_key(address) {
+        return Err(ImportError::AlreadyManaged(address.clone()));
+    }
+    let not_declared = || ImportError::NotDeclared(address.clone());
+    let check_name = |declared: &str| {
+        if declared == id {
+            Ok(())
+        } else {
+            Err(ImportError::NameMismatch {
+                address: address.clone(),
+                declared: declared.to_string(),
+                id: id.to_string(),
+                hint: "set `name` in the declaration to the existing resource's name",
+            })
+        }
+    };
+    match address {
+        Address::Function(key) => {
+            let f = desired.functions.get(key).ok_or_else(not_declared)?;
+            check_name(&f.name)?;
+            let live =
+                cloud
+                    .read_function(&f.target, id)
+                    .await?
+                    .ok_or_else(|| ImportError::Missing {
+                        what: "function",
+                        id: id.to_string(),
+                        account_id: f.target.account_id.clone(),
+                        region: f.target.region.clone(),
+                    })?;
+            let repository = desired
+                .function_repository(f)
+                .map(|r| r.key.clone())
+                .unwrap_or_default();
+            Ok(Record::Function {
+                target: f.target.clone(),
+                repository,
+                config: live.config,
+                sensitive: f.sensitive_environment.clone(),
+            })
+        }
+        Address::Repository(key) => {
+            let r = desired.repositories.get(key).ok_or_else(not_declared)?;
+            check_name(&r.name)?;
+            let mut found = cloud
+                .read_repositories(&r.target, &[id.to_string()])
+                .await?;
+            let config = found.remove(id).ok_or_else(|| ImportError::Missing {
+                what: "repository",
+                id: id.to_string(),
+                account_id: r.target.account_id.clone(),
+                region: r.target.region.clone(),
+            })?;
+            Ok(Record::Repository {
+                target: r.target.clone(),
+                config,
+                force_delete: r.force_delete,
+            })
+        }
+        Address::RepositoryPolicy(key) => {
+            let r = desired.repositories.get(key).ok_or_else(not_declared)?;
+            check_name(&r.name)?;
+            let policy = cloud
+                .read_repository_policy(&r.target, id)
+                .await?
+                .ok_or_else(|| ImportError::Missing {
+                    what: "repository policy of",
+                    id: id.to_string(),
+                    account_id: r.target.account_id.clone(),
+                    region: r.target.region.clone(),
+                })?;
+            Ok(Record::RepositoryPolicy {
+                target: r.target.clone(),
+                repository: id.to_string(),
+                policy,
+            })
+        }
+        Address::Registry(_) | Address::Image(_) => Err(ImportError::NotAResource(address.clone())),
+    }
+}

@@ -1,0 +1,559 @@
+//! End to end, the whole lifecycle: deletes, destroy, drift, ownership and import, saved plans,
+//! machine output, targets, and secrets. The real binary against moto, checked with boto3.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{World, repo_root};
+
+const REGISTRY: &str = "111111111111";
+const PROD: &str = "222222222222";
+const STAGING: &str = "333333333333";
+
+fn head() -> String {
+    format!(
+        r#"[project]
+name = "life"
+default_region = "us-east-1"
+assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
+
+[accounts.registry]
+id = "{REGISTRY}"
+
+[accounts.prod]
+id = "{PROD}"
+
+[accounts.staging]
+id = "{STAGING}"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+force_delete = true
+"#
+    )
+}
+
+const IMAGE: &str = "\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n";
+
+fn function(key: &str, account: &str, id: &str) -> String {
+    format!(
+        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"hello\"\nrole = \"arn:aws:iam::{id}:role/LambdaRole\"\n"
+    )
+}
+
+/// Registry, image, and functions in prod and staging, applied.
+fn three_accounts() -> World {
+    let w = World::new();
+    for id in [PROD, STAGING] {
+        w.admin("role", id, &["LambdaRole"]);
+    }
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-staging", "staging", STAGING)
+        ),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w
+}
+
+fn policy_text(w: &World) -> String {
+    w.admin("policy", REGISTRY, &["hello"]).to_string()
+}
+
+#[test]
+fn removing_a_function_deletes_it_then_its_accounts_statements() {
+    let w = three_accounts();
+    assert!(policy_text(&w).contains(STAGING));
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    let plan = w.ferry(&["plan"]).expect(0);
+    let delete_at = plan
+        .stdout
+        .find("function.api-staging will be destroyed")
+        .expect("delete step");
+    let policy_at = plan
+        .stdout
+        .find("repository_policy.hello will be updated")
+        .expect("policy step");
+    assert!(delete_at < policy_at, "{}", plan.stdout);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(w.admin("functions", STAGING, &[]), json!({}));
+    assert!(w.admin("functions", PROD, &[])["api-prod"].is_object());
+    let policy = policy_text(&w);
+    assert!(!policy.contains(STAGING), "{policy}");
+    assert!(policy.contains(PROD), "{policy}");
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn destroy_of_three_accounts_leaves_nothing() {
+    let w = three_accounts();
+    let run = w.ferry(&["destroy"]).expect(1);
+    assert!(run.stderr.contains("pass --auto-approve"), "{}", run.stderr);
+    let run = w.ferry(&["destroy", "--auto-approve"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Destroy complete! Resources: 4 destroyed."),
+        "{}",
+        run.stdout
+    );
+    for account in [REGISTRY, PROD, STAGING] {
+        assert_eq!(
+            w.admin("functions", account, &[]),
+            json!({}),
+            "functions left in {account}"
+        );
+        assert_eq!(
+            w.admin("repos", account, &[]),
+            json!({}),
+            "repositories left in {account}"
+        );
+    }
+    assert_eq!(w.ferry(&["state", "list"]).expect(0).stdout, "");
+}
+
+#[test]
+fn a_repository_with_images_is_not_deleted_without_force_delete() {
+    let w = World::new();
+    let repos = head().replace("force_delete = true\n", "");
+    w.write("ferry.toml", &repos);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &repos.replace("[repositories.hello]\nregistry = \"central\"\n", ""),
+    );
+    let run = w.ferry(&["apply", "--auto-approve"]).expect(1);
+    assert!(run.stderr.contains("still holds images"), "{}", run.stderr);
+    assert!(run.stderr.contains("force_delete = true"), "{}", run.stderr);
+    assert!(w.admin("repos", REGISTRY, &[])["hello"].is_object());
+}
+
+#[test]
+fn a_hand_edited_policy_is_drift_and_is_restored() {
+    let w = three_accounts();
+    let managed = w.admin("policy", REGISTRY, &["hello"]);
+    let tampered = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Everyone", "Effect": "Allow",
+        "Principal": "*", "Action": "ecr:*"}]});
+    w.admin("set-policy", REGISTRY, &["hello", &tampered.to_string()]);
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    let drift_at = plan
+        .stdout
+        .find("Changes outside ferry since the last apply")
+        .expect("drift section");
+    let changed_at = plan
+        .stdout
+        .find("repository_policy.hello was changed outside ferry")
+        .expect("drift item");
+    let step_at = plan
+        .stdout
+        .find("repository_policy.hello will be updated")
+        .expect("restore step");
+    assert!(
+        drift_at < changed_at && changed_at < step_at,
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("\"Sid\": \"Everyone\""),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(w.admin("policy", REGISTRY, &["hello"]), managed);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn console_changes_and_deletions_are_drift_and_are_undone() {
+    let w = three_accounts();
+    w.admin("set-memory", PROD, &["api-prod", "1024"]);
+    w.admin("delete-function", STAGING, &["api-staging"]);
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("function.api-prod was changed outside ferry"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("memory_mb = 128 -> 1024"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("function.api-staging was deleted outside ferry"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("function.api-staging will be created"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("memory_mb = 1024 -> 128"),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["MemorySize"],
+        128
+    );
+    assert!(w.admin("functions", STAGING, &[])["api-staging"].is_object());
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn an_unmanaged_repository_is_refused_then_imported() {
+    let w = World::new();
+    w.admin("create-repo", REGISTRY, &["hello"]);
+    w.write("ferry.toml", &head());
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(
+        run.stderr.contains("already exists") && run.stderr.contains("not managed by this project"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ferry import repository.hello hello"),
+        "{}",
+        run.stderr
+    );
+    let run = w.ferry(&["import", "repository.hello", "hello"]).expect(0);
+    assert!(
+        run.stdout.contains("Imported repository.hello"),
+        "{}",
+        run.stdout
+    );
+    // Adopted, ferry now adds its ownership tags.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("repository.hello will be updated in-place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("\"ferry:project\" = \"life\""),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("repos", REGISTRY, &[])["hello"]["tags"]["ferry:address"],
+        "repository.hello"
+    );
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+    // Importing twice is refused.
+    let again = w.ferry(&["import", "repository.hello", "hello"]).expect(1);
+    assert!(
+        again.stderr.contains("already in the state"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
+    let w = three_accounts();
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}memory_mb = 256\n{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-staging", "staging", STAGING)
+        ),
+    );
+    let saved = w.ferry(&["plan", "--out", "change.plan"]).expect(0);
+    assert!(
+        saved.stderr.contains("ferry apply change.plan"),
+        "{}",
+        saved.stderr
+    );
+    let stale = w.ferry(&["plan", "--out", "stale.plan"]).expect(0);
+    drop(stale);
+    let run = w.ferry(&["apply", "change.plan"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Apply complete! Resources: 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["MemorySize"],
+        256
+    );
+    let refused = w.ferry(&["apply", "stale.plan"]).expect(1);
+    assert!(
+        refused
+            .stderr
+            .contains("the state changed since the plan was saved"),
+        "{}",
+        refused.stderr
+    );
+    // Changed declarations also void a saved plan.
+    w.ferry(&["plan", "--out", "again.plan"]).expect(0);
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    let refused = w.ferry(&["apply", "again.plan"]).expect(1);
+    assert!(
+        refused.stderr.contains("the declarations changed"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn json_plans_follow_the_documented_schema() {
+    let w = three_accounts();
+    w.admin("set-memory", PROD, &["api-prod", "512"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-new", "prod", PROD)
+        ),
+    );
+    let run = w.ferry(&["plan", "--json"]).expect(0);
+    w.validate_json(&run.stdout, &repo_root().join("docs/plan.schema.json"))
+        .unwrap_or_else(|e| {
+            panic!(
+                "plan --json does not follow its schema: {e}\n{}",
+                run.stdout
+            )
+        });
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["summary"], json!({"add": 1, "change": 2, "destroy": 1}));
+    let drift = v["resource_drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1);
+    assert_eq!(drift[0]["address"], "function.api-prod");
+    assert_eq!(drift[0]["before"]["memory_mb"], 128);
+    assert_eq!(drift[0]["after"]["memory_mb"], 512);
+    let changes = v["resource_changes"].as_array().unwrap();
+    let find = |a: &str| {
+        changes
+            .iter()
+            .find(|c| c["address"] == a)
+            .unwrap_or_else(|| panic!("{a} in {changes:#?}"))
+    };
+    assert_eq!(find("function.api-staging")["action"], "delete");
+    assert_eq!(find("function.api-new")["action"], "create");
+    assert_eq!(
+        find("function.api-new")["depends_on"],
+        json!(["repository_policy.hello"])
+    );
+    // A plan with an error still follows the schema.
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}{}",
+            head(),
+            IMAGE.replace("\"01\"", "\"nope\""),
+            function("api-prod", "prod", PROD)
+        ),
+    );
+    let run = w.ferry(&["plan", "--json"]).expect(1);
+    w.validate_json(&run.stdout, &repo_root().join("docs/plan.schema.json"))
+        .unwrap();
+    assert!(
+        run.stdout.contains("tag `nope` not found"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn markdown_plans_are_pull_request_comments() {
+    let w = three_accounts();
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    let md = w.ferry(&["plan", "--markdown"]).expect(0).stdout;
+    assert!(
+        md.contains("**Plan: 0 to add, 1 to change, 1 to destroy.**"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary><code>~ repository_policy.hello</code>"),
+        "{md}"
+    );
+    assert!(md.contains("```diff\n"), "{md}");
+    let removed = format!("\"arn:aws:iam::{STAGING}:root\"");
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with('-') && l.contains(&removed)),
+        "the staging account's root must show as a removed line: {md}"
+    );
+    assert!(
+        !md.contains("-{}"),
+        "an empty environment is not a diff: {md}"
+    );
+}
+
+#[test]
+fn target_applies_only_its_closure() {
+    let w = World::new();
+    for id in [PROD, STAGING] {
+        w.admin("role", id, &["LambdaRole"]);
+    }
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-staging", "staging", STAGING)
+        ),
+    );
+    // The repository alone first: the image errors of the rest do not block it.
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--target", "repository.hello"])
+        .expect(0);
+    assert!(
+        run.stderr.contains("resource targeting is in effect"),
+        "{}",
+        run.stderr
+    );
+    assert!(w.admin("repos", REGISTRY, &[])["hello"].is_object());
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--target", "function.api-prod"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("Apply complete! Resources: 2 added, 0 changed, 0 destroyed."),
+        "{}",
+        run.stdout
+    );
+    assert!(w.admin("functions", PROD, &[])["api-prod"].is_object());
+    assert_eq!(w.admin("functions", STAGING, &[]), json!({}));
+    let unknown = w.ferry(&["plan", "--target", "function.nope"]).expect(1);
+    assert!(
+        unknown.stderr.contains("no such resource"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn state_show_and_rm() {
+    let w = three_accounts();
+    let show = w.ferry(&["state", "show", "function.api-prod"]).expect(0);
+    let v: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(v["config"]["name"], "api-prod");
+    assert_eq!(v["target"]["account_id"], PROD);
+    let list = w.ferry(&["state", "list", "-v"]).expect(0);
+    assert!(list.stdout.starts_with("# lineage "), "{}", list.stdout);
+    assert!(
+        list.stdout
+            .contains(&format!("function.api-prod\tprod ({PROD}, us-east-1)")),
+        "{}",
+        list.stdout
+    );
+    w.ferry(&["state", "rm", "function.api-prod"]).expect(0);
+    assert!(
+        w.admin("functions", PROD, &[])["api-prod"].is_object(),
+        "state rm must not delete"
+    );
+    // The function still carries this project's tags: the next plan adopts it.
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("function.api-prod will be adopted into state"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn a_secret_never_appears_in_any_output_or_file() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let secret = "s3cr3t-Pa55w0rd-value";
+    let with_secret = |value: &str| {
+        format!(
+            "{}{IMAGE}{}environment = {{ LOG_LEVEL = \"info\", DB_PASSWORD = \"{value}\" }}\nsensitive_environment = [\"DB_PASSWORD\", \"API_TOKEN\"]\n",
+            head(),
+            function("api-prod", "prod", PROD)
+        )
+    };
+    w.write(
+        "ferry.toml",
+        &with_secret(secret).replace(&format!(", DB_PASSWORD = \"{secret}\""), ""),
+    );
+    // API_TOKEN comes from ferry's environment, DB_PASSWORD from the file (below).
+    let token = "t0ken-from-the-environment";
+    let mut outputs = Vec::new();
+    let run_with_token = |args: &[&str]| w.ferry_with_env(args, &[("API_TOKEN", token)]);
+    w.write("ferry.toml", &with_secret(secret));
+    for args in [
+        vec!["validate"],
+        vec!["plan", "-vv"],
+        vec!["plan", "--json"],
+        vec!["plan", "--markdown"],
+        vec!["plan", "--out", "saved.plan"],
+        vec!["apply", "--auto-approve", "-vv"],
+        vec!["state", "show", "function.api-prod"],
+        vec!["state", "list", "-v"],
+        vec!["graph"],
+    ] {
+        let run = run_with_token(&args);
+        assert!(run.code == 0, "{args:?}: {}\n{}", run.stdout, run.stderr);
+        outputs.push((format!("{args:?}"), run.stdout, run.stderr));
+    }
+    // A changed secret shows as changed, without its value.
+    w.write("ferry.toml", &with_secret("another-s3cr3t"));
+    let run = run_with_token(&["plan"]);
+    assert!(
+        run.stdout.contains("(sensitive value changed)"),
+        "{}",
+        run.stdout
+    );
+    outputs.push(("plan after change".into(), run.stdout, run.stderr));
+    // Lambda got the real values.
+    let f = &w.admin("functions", PROD, &[])["api-prod"];
+    assert_eq!(f["Environment"]["DB_PASSWORD"], secret);
+    assert_eq!(f["Environment"]["API_TOKEN"], token);
+    for (what, out, err) in &outputs {
+        for s in [secret, token, "another-s3cr3t"] {
+            assert!(
+                !out.contains(s) && !err.contains(s),
+                "{what} printed a secret:\n{out}\n{err}"
+            );
+        }
+    }
+    for (path, bytes) in w.all_files() {
+        if path.file_name().is_some_and(|n| n == "ferry.toml") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for s in [secret, token] {
+            assert!(!text.contains(s), "{} holds a secret", path.display());
+        }
+    }
+}
