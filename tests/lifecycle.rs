@@ -557,3 +557,35 @@ fn a_secret_never_appears_in_any_output_or_file() {
         }
     }
 }
+
+#[test]
+fn graph_shows_the_plan_s_edges_with_deletes_and_creates_apart() {
+    let w = three_accounts();
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-new", "prod", PROD)
+        ),
+    );
+    let dot = w.ferry(&["graph"]).expect(0).stdout;
+    assert!(dot.starts_with("digraph ferry {"), "{dot}");
+    assert!(
+        dot.contains("\"function.api-new\" [label = \"+ function.api-new\", color = green];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"function.api-staging\" [label = \"- function.api-staging\", color = red];"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"function.api-staging\" -> \"repository_policy.hello\";"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"repository_policy.hello\" -> \"function.api-new\";"),
+        "{dot}"
+    );
+}
