@@ -2,26 +2,70 @@
 //! a level in parallel (bounded by `parallelism`), and the state written after every completed
 //! step, so that a failure or a crash leaves state that tells the truth.
 //!
+//! Around each mutating call the journal records intent and outcome, so an interrupted apply is
+//! recognised by the next run. When a CreateFunction fails (after the propagation retries), every
+//! change this apply made is undone in reverse order and state records each undo; other failures
+//! stop the apply and keep what completed, as Terraform does.
+//!
 //! The scheduler (levels, concurrency) is kept apart from [`run_operation`] (what one step does),
 //! so that a quota-aware scheduler can replace it later.
 
 use crate::cloud::{Cloud, CloudError};
 use crate::model::Target;
 use crate::planner::{Operation, Plan, Step};
-use crate::state::{StateError, StateStore};
+use crate::state::{JournalEntry, Phase, Snapshot, StateError, StateStore};
 use futures::{StreamExt, stream};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Hears about steps as they run (progress output lives in the CLI).
 pub trait Observer: Send + Sync {
     fn started(&self, step: &Step);
     fn finished(&self, step: &Step, result: &Result<(), String>, elapsed: Duration);
+    /// A call failed with an error AWS returns while a policy or role propagates; it is retried.
+    fn retrying(&self, _step: &Step, _error: &CloudError, _attempt: u32, _wait: Duration) {}
+    /// A completed step was undone (or could not be).
+    fn undone(&self, _step: &Step, _result: &Result<(), String>) {}
+}
+
+/// How to execute.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub parallelism: usize,
+    /// Undo this apply's changes when a CreateFunction fails.
+    pub rollback: bool,
+    /// How long to retry the permission errors of a just-written policy or role.
+    pub propagation_timeout: Duration,
+    /// First wait between those retries (doubling, at most 10 s).
+    pub retry_base: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            parallelism: 10,
+            rollback: true,
+            propagation_timeout: Duration::from_secs(60),
+            retry_base: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the rollback did.
+#[derive(Debug, Default)]
+pub struct Rollback {
+    /// Steps undone, in the order they were undone.
+    pub undone: Vec<usize>,
+    /// Undo calls that failed.
+    pub failed: Vec<(usize, CloudError)>,
+    /// Steps kept, with why.
+    pub kept: Vec<(usize, String)>,
 }
 
 /// What an apply did.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Ids of steps that completed and are recorded in state.
+    /// Ids of steps that completed and are recorded in state (before any rollback).
     pub completed: Vec<usize>,
     /// Steps that failed, with AWS's error.
     pub failed: Vec<(usize, CloudError)>,
@@ -29,6 +73,7 @@ pub struct Outcome {
     pub skipped: Vec<usize>,
     /// A state write that failed (the step itself succeeded in the cloud).
     pub state_error: Option<(usize, String)>,
+    pub rollback: Option<Rollback>,
 }
 
 impl Outcome {
@@ -45,28 +90,73 @@ enum StepError {
     State(#[from] StateError),
 }
 
+struct Run<'a> {
+    plan: &'a Plan,
+    cloud: &'a dyn Cloud,
+    state: &'a dyn StateStore,
+    options: &'a Options,
+    observer: &'a dyn Observer,
+    apply: String,
+}
+
+impl Run<'_> {
+    /// Journals best effort: a journal that cannot be written must not stop an apply whose
+    /// state writes work; state writes themselves are checked.
+    fn journal(&self, phase: Phase, step: Option<&Step>, detail: impl Into<String>) {
+        let entry = JournalEntry {
+            apply: self.apply.clone(),
+            phase,
+            step: step.map(|s| s.id),
+            address: step.map(|s| s.address.clone()),
+            detail: detail.into(),
+        };
+        if let Err(e) = self.state.journal_append(&entry) {
+            tracing::warn!("cannot write the apply journal: {e}");
+        }
+    }
+}
+
 /// Runs the plan. Stops scheduling after the first level with a failure; steps already running
-/// in that level finish and are recorded.
+/// in that level finish and are recorded. Then, if a CreateFunction failed and rollback is on,
+/// undoes every completed step in reverse order.
 pub async fn execute(
     plan: &Plan,
     cloud: &dyn Cloud,
     state: &dyn StateStore,
-    parallelism: usize,
+    options: &Options,
     observer: &dyn Observer,
 ) -> Outcome {
+    let prior = state.snapshot().unwrap_or_default();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let run = Run {
+        plan,
+        cloud,
+        state,
+        options,
+        observer,
+        apply: format!("{}-{started}", plan.serial),
+    };
+    if let Err(e) = state.journal_clear() {
+        tracing::warn!("cannot clear the previous apply journal: {e}");
+    }
+    run.journal(Phase::Started, None, format!("{} steps", plan.steps.len()));
     let mut outcome = Outcome::default();
     let levels = plan.levels();
     for (n, level) in levels.iter().enumerate() {
+        let run = &run;
         let results: Vec<(usize, Result<(), StepError>)> = stream::iter(level.iter())
             .map(|step| async move {
                 observer.started(step);
                 let t0 = Instant::now();
-                let r = run_step(step, cloud, state).await;
+                let r = run_step(run, step).await;
                 let shown = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
                 observer.finished(step, &shown, t0.elapsed());
                 (step.id, r)
             })
-            .buffer_unordered(parallelism.max(1))
+            .buffer_unordered(options.parallelism.max(1))
             .collect()
             .await;
         let mut failed = false;
@@ -90,16 +180,80 @@ pub async fn execute(
             break;
         }
     }
+    let create_failed = outcome
+        .failed
+        .iter()
+        .any(|(id, _)| creates_function(&plan.steps[*id].operation));
+    if create_failed && options.rollback {
+        outcome.rollback = Some(rollback(&run, &outcome.completed, &prior).await);
+    }
+    run.journal(Phase::Finished, None, "");
     outcome
 }
 
-async fn run_step(step: &Step, cloud: &dyn Cloud, state: &dyn StateStore) -> Result<(), StepError> {
-    run_operation(cloud, &step.target, &step.operation).await?;
-    match &step.record {
-        Some(record) => state.put(&step.address, record)?,
-        None => state.remove(&step.address)?,
+fn creates_function(op: &Operation) -> bool {
+    match op {
+        Operation::CreateFunction { .. } => true,
+        Operation::Replace { create, .. } => creates_function(create),
+        _ => false,
     }
+}
+
+async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
+    run.journal(Phase::Intent, Some(step), format!("{:?}", step.action));
+    let result = run_with_retries(run, step, &step.target, &step.operation).await;
+    if let Err(e) = &result {
+        run.journal(Phase::Failed, Some(step), e.to_string());
+        return Err(e.clone().into());
+    }
+    match &step.record {
+        Some(record) => run.state.put(&step.address, record)?,
+        None => run.state.remove(&step.address)?,
+    }
+    run.journal(Phase::Done, Some(step), "");
     Ok(())
+}
+
+/// Whether AWS may return this error only because a just-written policy or role has not
+/// propagated yet.
+pub fn is_propagation_error(e: &CloudError) -> bool {
+    match e {
+        CloudError::Api { code, message, .. } => {
+            (code == "AccessDeniedException" && message.contains("access the ECR image"))
+                || (code == "InvalidParameterValueException"
+                    && message.contains("cannot be assumed by Lambda"))
+        }
+        _ => false,
+    }
+}
+
+/// Runs an operation, retrying propagation errors with backoff up to the propagation timeout.
+async fn run_with_retries(
+    run: &Run<'_>,
+    step: &Step,
+    target: &Target,
+    op: &Operation,
+) -> Result<(), CloudError> {
+    let deadline = Instant::now() + run.options.propagation_timeout;
+    let mut wait = run.options.retry_base;
+    let mut attempt = 1;
+    loop {
+        match run_operation(run.cloud, target, op).await {
+            Err(e) if is_propagation_error(&e) && Instant::now() + wait <= deadline => {
+                run.observer.retrying(step, &e, attempt, wait);
+                tracing::info!(
+                    "{}: {} (attempt {attempt}); retrying in {:.1}s while permissions propagate",
+                    step.address,
+                    e,
+                    wait.as_secs_f64()
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Performs one operation. Each is idempotent, so running it again after a crash is safe.
@@ -141,4 +295,127 @@ pub async fn run_operation(
         }
         Operation::Record => Ok(()),
     }
+}
+
+/// The calls that undo an operation, in order, or why it cannot be undone.
+fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, String> {
+    let one = |op: Operation| Ok(vec![(target.clone(), op)]);
+    match op {
+        Operation::CreateRepository { config } => one(Operation::DeleteRepository {
+            name: config.name.clone(),
+            force: false,
+        }),
+        Operation::UpdateRepository { before, after } => one(Operation::UpdateRepository {
+            before: after.clone(),
+            after: before.clone(),
+        }),
+        Operation::DeleteRepository { name, .. } => Err(format!(
+            "repository `{name}` was deleted and its images cannot be brought back"
+        )),
+        Operation::PutPolicy {
+            repository,
+            before,
+            policy,
+        } => match before {
+            Some(previous) => one(Operation::PutPolicy {
+                repository: repository.clone(),
+                before: Some(policy.clone()),
+                policy: previous.clone(),
+            }),
+            None => one(Operation::DeletePolicy {
+                repository: repository.clone(),
+                before: policy.clone(),
+            }),
+        },
+        Operation::DeletePolicy { repository, before } => one(Operation::PutPolicy {
+            repository: repository.clone(),
+            before: None,
+            policy: before.clone(),
+        }),
+        Operation::CreateFunction { config } => one(Operation::DeleteFunction {
+            name: config.name.clone(),
+            before: config.clone(),
+        }),
+        Operation::UpdateFunction { before, after } => one(Operation::UpdateFunction {
+            before: after.clone(),
+            after: before.clone(),
+        }),
+        Operation::DeleteFunction { before, .. } => one(Operation::CreateFunction {
+            config: before.clone(),
+        }),
+        Operation::Replace {
+            old_target,
+            delete,
+            create,
+        } => {
+            let mut calls = undo(target, create)?;
+            calls.extend(undo(old_target, delete)?);
+            Ok(calls)
+        }
+        Operation::Record => Ok(vec![]),
+    }
+}
+
+/// Undoes completed steps in reverse order and restores their state records. A step whose undo
+/// fails keeps the steps it depends on (undoing those would break it).
+async fn rollback(run: &Run<'_>, completed: &[usize], prior: &Snapshot) -> Rollback {
+    let mut report = Rollback::default();
+    let mut keep: BTreeSet<usize> = BTreeSet::new();
+    let mut order: Vec<usize> = completed.to_vec();
+    order.sort_by_key(|id| std::cmp::Reverse((run.plan.steps[*id].level, *id)));
+    for id in order {
+        let step = &run.plan.steps[id];
+        if keep.contains(&id) {
+            report.kept.push((
+                id,
+                "a later step that depends on it could not be undone".to_string(),
+            ));
+            continue;
+        }
+        let calls = match undo(&step.target, &step.operation) {
+            Ok(calls) => calls,
+            Err(why) => {
+                run.observer.undone(step, &Err(why.clone()));
+                report.kept.push((id, why));
+                keep.extend(step.depends_on.iter().copied());
+                continue;
+            }
+        };
+        run.journal(Phase::UndoIntent, Some(step), "");
+        let mut result = Ok(());
+        for (target, op) in &calls {
+            result = run_operation(run.cloud, target, op).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Ok(()) => {
+                let restored = match prior.resources.get(&step.address) {
+                    Some(record) => run.state.put(&step.address, record),
+                    None => run.state.remove(&step.address),
+                };
+                match restored {
+                    Ok(()) => {
+                        run.journal(Phase::UndoDone, Some(step), "");
+                        run.observer.undone(step, &Ok(()));
+                        report.undone.push(id);
+                    }
+                    Err(e) => {
+                        let why = format!("undone in AWS, but state could not record it: {e}");
+                        run.journal(Phase::UndoFailed, Some(step), why.clone());
+                        run.observer.undone(step, &Err(why.clone()));
+                        report.kept.push((id, why));
+                    }
+                }
+            }
+            Err(e) => {
+                run.journal(Phase::UndoFailed, Some(step), e.to_string());
+                run.observer.undone(step, &Err(e.to_string()));
+                keep.extend(step.depends_on.iter().copied());
+                report.failed.push((id, e));
+            }
+        }
+    }
+    report
 }

@@ -47,6 +47,9 @@ struct Cli {
     /// More logging on stderr (-v, -vv, -vvv)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Wait this long for another ferry process to release the state
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, global = true)]
+    lock_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,6 +89,12 @@ enum Command {
         /// Apply only this address and what it depends on (repeatable)
         #[arg(long, value_name = "ADDR", conflicts_with = "planfile")]
         target: Vec<Address>,
+        /// Keep completed steps when a CreateFunction fails (default: undo this apply's changes)
+        #[arg(long)]
+        no_rollback: bool,
+        /// Retry the permission errors of a just-written policy or role for at most this long
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        propagation_timeout: u64,
     },
     /// Remove everything ferry manages: functions, then policies, then repositories
     Destroy {
@@ -243,7 +252,15 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             auto_approve,
             parallelism,
             target,
+            no_rollback,
+            propagation_timeout,
         } => {
+            let options = apply::Options {
+                parallelism: usize::from(*parallelism),
+                rollback: !no_rollback,
+                propagation_timeout: Duration::from_secs(*propagation_timeout),
+                ..apply::Options::default()
+            };
             let (decls, state) = open(&cli, "apply")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let (plan, approved) = match planfile {
@@ -266,16 +283,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     (plan, *auto_approve)
                 }
             };
-            execute(
-                &plan,
-                &cloud,
-                &state,
-                ctx,
-                approved,
-                usize::from(*parallelism),
-                Verb::Apply,
-            )
-            .await
+            execute(&plan, &cloud, &state, ctx, approved, &options, Verb::Apply).await
         }
         Command::Destroy {
             auto_approve,
@@ -294,13 +302,19 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             };
             let plan = make_plan(&nothing, &state, &cloud, &[], ctx).await?;
             print!("{}", render::plan_text(&plan, ctx.out));
+            let options = apply::Options {
+                parallelism: usize::from(*parallelism),
+                // A destroy creates nothing, so no CreateFunction can fail and ask for a rollback.
+                rollback: false,
+                ..apply::Options::default()
+            };
             execute(
                 &plan,
                 &cloud,
                 &state,
                 ctx,
                 *auto_approve,
-                usize::from(*parallelism),
+                &options,
                 Verb::Destroy,
             )
             .await
@@ -368,7 +382,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
 }
 
 fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
-    let state = SledState::open(&cli.state, "state")?;
+    let state = open_state(cli, "state")?;
     let snap = state.snapshot()?;
     match command {
         StateCommand::List => {
@@ -416,8 +430,23 @@ fn load(cli: &Cli) -> anyhow::Result<Declarations> {
 
 fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {
     let decls = load(cli)?;
-    let state = SledState::open(&cli.state, operation)?;
+    let state = open_state(cli, operation)?;
     Ok((decls, state))
+}
+
+/// Opens the state, waiting up to `--lock-timeout` for another process to release it.
+fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(cli.lock_timeout);
+    loop {
+        match SledState::open(&cli.state, operation) {
+            Err(crate::state::StateError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -451,6 +480,35 @@ async fn make_plan(
     ctx: Ctx,
 ) -> anyhow::Result<Plan> {
     let snapshot = state.snapshot()?;
+    if let Some(i) = crate::state::interruption(&state.journal()?) {
+        let in_flight = if i.in_flight.is_empty() {
+            "no call was in flight".to_string()
+        } else {
+            format!(
+                "calls in flight: {}",
+                i.in_flight
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        eprintln!(
+            "{} the previous apply was interrupted{} ({in_flight}). This plan is made from what is live: \
+             resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
+            ctx.err.paint(
+                anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+                "Warning:"
+            ),
+            if i.rolling_back {
+                " while rolling back"
+            } else {
+                ""
+            }
+        );
+    }
     for t in targets {
         let known = snapshot.resources.contains_key(t)
             || match t {
@@ -502,7 +560,7 @@ async fn execute(
     state: &SledState,
     ctx: Ctx,
     approved: bool,
-    parallelism: usize,
+    options: &apply::Options,
     verb: Verb,
 ) -> anyhow::Result<ExitCode> {
     if !plan.errors.is_empty() {
@@ -516,7 +574,7 @@ async fn execute(
         confirm(verb)?;
     }
     let observer = Progress { p: ctx.err };
-    let outcome = apply::execute(plan, cloud, state, parallelism, &observer).await;
+    let outcome = apply::execute(plan, cloud, state, options, &observer).await;
     let (add, change, destroy) = count_completed(plan, &outcome.completed);
     if outcome.succeeded() {
         let (title, counts) = match verb {
@@ -552,9 +610,44 @@ async fn execute(
             plan.steps[*id].address
         );
     }
+    let cause = outcome
+        .failed
+        .first()
+        .map(|(id, e)| format!("{}: {e}", plan.steps[*id].address))
+        .unwrap_or_else(|| "a state write failed".to_string());
+    if let Some(rb) = &outcome.rollback {
+        for (id, e) in &rb.failed {
+            eprintln!(
+                "not rolled back: [{}] {}: {e}",
+                id + 1,
+                plan.steps[*id].address
+            );
+        }
+        for (id, why) in &rb.kept {
+            eprintln!(
+                "not rolled back: [{}] {}: {why}",
+                id + 1,
+                plan.steps[*id].address
+            );
+        }
+        if rb.failed.is_empty() && rb.kept.is_empty() {
+            bail!(
+                "apply failed and was rolled back: {cause}. All {} change(s) this apply made were undone \
+                 and the state records it; nothing else was changed.",
+                rb.undone.len()
+            );
+        }
+        bail!(
+            "apply failed: {cause}. The rollback undid {} change(s) but {} could not be undone (listed above); \
+             run `ferry plan` to see what is left, fix the cause and apply again",
+            rb.undone.len(),
+            rb.failed.len() + rb.kept.len()
+        );
+    }
     bail!(
-        "apply failed: {} step(s) completed and are recorded in state ({add} added, {change} changed, {destroy} destroyed); \
-         {} step(s) were not started. Fix the error and run `ferry apply` again: it continues from what is recorded.",
+        "apply failed: {cause}. {} step(s) completed and are recorded in state ({add} added, {change} changed, \
+         {destroy} destroyed); {} step(s) were not started. Fix the error and run `ferry apply` again: it continues \
+         from what is recorded.",
         outcome.completed.len(),
         outcome.skipped.len()
     )

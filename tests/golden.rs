@@ -180,7 +180,7 @@ async fn rendered_plans_create_then_update() {
         &snap,
         &refresh::refresh(&cloud, &d_repo, &snap).await.unwrap(),
     );
-    apply::execute(&p, &cloud, &state, 4, &Quiet).await;
+    apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
     cloud.push_image(
         &registry,
         "hello",
@@ -197,7 +197,7 @@ async fn rendered_plans_create_then_update() {
         "plan_create",
         render::plan_text(&create, Painter { color: false })
     );
-    apply::execute(&create, &cloud, &state, 4, &Quiet).await;
+    apply::execute(&create, &cloud, &state, &apply::Options::default(), &Quiet).await;
 
     // Another account starts consuming, memory and environment change, the tag moves.
     let d1_text = GOOD.replace(
@@ -222,7 +222,7 @@ async fn rendered_plans_create_then_update() {
         render::plan_text(&update, Painter { color: false })
     );
     insta::assert_snapshot!("plan_update_markdown", render::plan_markdown(&update));
-    apply::execute(&update, &cloud, &state, 4, &Quiet).await;
+    apply::execute(&update, &cloud, &state, &apply::Options::default(), &Quiet).await;
 
     // Someone raises the memory in the console and deletes the staging function.
     {

@@ -92,7 +92,7 @@ async fn plan(cloud: &FakeCloud, d: &Desired, state: &dyn StateStore) -> Plan {
 async fn apply_all(cloud: &FakeCloud, d: &Desired, state: &dyn StateStore) -> Plan {
     let p = plan(cloud, d, state).await;
     assert!(p.errors.is_empty(), "{:?}", p.errors);
-    let outcome = apply::execute(&p, cloud, state, 10, &Quiet).await;
+    let outcome = apply::execute(&p, cloud, state, &apply::Options::default(), &Quiet).await;
     assert!(outcome.succeeded(), "{outcome:?}");
     p
 }
@@ -391,7 +391,11 @@ async fn a_failed_step_stops_later_levels_and_state_keeps_what_completed() {
         ),
     );
     let p = plan(&cloud, &d, &state).await;
-    let outcome = apply::execute(&p, &cloud, &state, 10, &Quiet).await;
+    let outcome = apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+    assert!(
+        outcome.rollback.is_none(),
+        "only a failed CreateFunction rolls back"
+    );
     assert_eq!(outcome.failed.len(), 1);
     assert_eq!(outcome.failed[0].1.code(), Some("AccessDeniedException"));
     assert_eq!(
@@ -469,5 +473,258 @@ async fn a_changed_sensitive_value_shows_without_the_value() {
     assert!(
         !st.contains("hunter2"),
         "state must not hold the secret: {st}"
+    );
+}
+
+fn fast_retries(timeout_ms: u64) -> apply::Options {
+    apply::Options {
+        propagation_timeout: Duration::from_millis(timeout_ms),
+        retry_base: Duration::from_millis(5),
+        ..apply::Options::default()
+    }
+}
+
+fn ecr_denied() -> ferry::cloud::CloudError {
+    api_error(
+        "CreateFunction",
+        "AccessDeniedException",
+        "Lambda does not have permission to access the ECR image. Check the ECR permissions.",
+    )
+}
+
+const OLD_FN: &str = r#"
+[functions.old]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+"#;
+
+/// prod's function and `old` exist; the next declarations update the first, delete `old`, and
+/// add a staging function (so the policy gains staging's statements).
+async fn before_a_mixed_apply(cloud: &FakeCloud, state: &MemoryState) -> Desired {
+    with_repository(cloud, state).await;
+    apply_all(cloud, &desired(&format!("{BASE}{PROD_FN}{OLD_FN}")), state).await;
+    desired(&format!("{BASE}{PROD_FN}memory_mb = 512\n{STAGING_FN}"))
+}
+
+#[tokio::test]
+async fn a_failed_create_function_undoes_every_change_of_the_apply() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    let d = before_a_mixed_apply(&cloud, &state).await;
+    let world_before = cloud.snapshot();
+    let state_before = state.snapshot().unwrap().resources;
+    cloud.fail(
+        "CreateFunction",
+        Some("hello-staging"),
+        usize::MAX,
+        ecr_denied(),
+    );
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Delete function.old",
+            "1 Update repository_policy.hello",
+            "2 Create function.hello-staging",
+            "2 Update function.hello-world",
+        ]
+    );
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(100), &Quiet).await;
+    assert_eq!(outcome.failed.len(), 1);
+    assert_eq!(outcome.failed[0].1.code(), Some("AccessDeniedException"));
+    let rb = outcome
+        .rollback
+        .expect("a failed CreateFunction rolls back");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(rb.undone.len(), 3);
+    // The accounts are exactly as before the apply, and so is the state.
+    assert_eq!(cloud.snapshot(), world_before);
+    assert_eq!(state.snapshot().unwrap().resources, state_before);
+    // It was retried while the permission might still be propagating.
+    let attempts = cloud
+        .calls()
+        .iter()
+        .filter(|c| *c == "CreateFunction hello-staging")
+        .count();
+    assert!(attempts > 1, "CreateFunction was tried {attempts} time(s)");
+    // The journal says the apply finished (no interrupted apply for the next run).
+    assert_eq!(ferry::state::interruption(&state.journal().unwrap()), None);
+}
+
+#[tokio::test]
+async fn a_permission_error_that_clears_while_propagating_is_retried_to_success() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    cloud.fail("CreateFunction", Some("hello-world"), 2, ecr_denied());
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    let attempts = cloud
+        .calls()
+        .iter()
+        .filter(|c| *c == "CreateFunction hello-world")
+        .count();
+    assert_eq!(attempts, 3);
+    assert_eq!(cloud.snapshot().functions.len(), 1);
+}
+
+#[tokio::test]
+async fn the_role_not_yet_assumable_is_a_propagation_error_too() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    cloud.fail(
+        "CreateFunction",
+        None,
+        1,
+        api_error(
+            "CreateFunction",
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+        ),
+    );
+    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn other_create_function_errors_are_not_retried_but_roll_back() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    cloud.fail(
+        "CreateFunction",
+        None,
+        usize::MAX,
+        api_error(
+            "CreateFunction",
+            "CodeStorageExceededException",
+            "Code storage limit exceeded.",
+        ),
+    );
+    let world_before = cloud.snapshot();
+    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
+    assert_eq!(
+        cloud
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("CreateFunction"))
+            .count(),
+        1
+    );
+    assert_eq!(outcome.rollback.map(|r| r.undone.len()), Some(1));
+    assert_eq!(
+        cloud.snapshot(),
+        world_before,
+        "the policy written for it is gone again"
+    );
+}
+
+#[tokio::test]
+async fn no_rollback_keeps_the_completed_steps() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    let d = before_a_mixed_apply(&cloud, &state).await;
+    cloud.fail(
+        "CreateFunction",
+        Some("hello-staging"),
+        usize::MAX,
+        ecr_denied(),
+    );
+    let p = plan(&cloud, &d, &state).await;
+    let options = apply::Options {
+        rollback: false,
+        ..fast_retries(20)
+    };
+    let outcome = apply::execute(&p, &cloud, &state, &options, &Quiet).await;
+    assert!(outcome.rollback.is_none());
+    assert_eq!(outcome.completed.len(), 3);
+    let world = cloud.snapshot();
+    assert!(
+        world
+            .policies
+            .values()
+            .next()
+            .unwrap()
+            .contains("333333333333")
+    );
+    assert_eq!(
+        world.functions.len(),
+        1,
+        "old deleted, hello-world kept, staging not created"
+    );
+    // The next run only has the failed step left.
+    cloud.fail("CreateFunction", None, 0, ecr_denied());
+    let again = plan(&cloud, &d, &state).await;
+    assert_eq!(summary(&again), vec!["0 Create function.hello-staging"]);
+}
+
+#[tokio::test]
+async fn an_undo_that_fails_keeps_what_it_depends_on_and_says_so() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    let d = before_a_mixed_apply(&cloud, &state).await;
+    let world_before = cloud.snapshot();
+    cloud.fail(
+        "CreateFunction",
+        Some("hello-staging"),
+        usize::MAX,
+        ecr_denied(),
+    );
+    // The forward policy write succeeds; writing the previous policy back fails.
+    cloud.fail_after(
+        "SetRepositoryPolicy",
+        None,
+        1,
+        usize::MAX,
+        api_error("SetRepositoryPolicy", "ServerException", "internal error"),
+    );
+    let p = plan(&cloud, &d, &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(20), &Quiet).await;
+    let rb = outcome.rollback.expect("rollback");
+    let name = |id: &usize| p.steps[*id].address.to_string();
+    assert_eq!(
+        rb.undone.iter().map(name).collect::<Vec<_>>(),
+        vec!["function.hello-world"]
+    );
+    assert_eq!(
+        rb.failed.iter().map(|(id, _)| name(id)).collect::<Vec<_>>(),
+        vec!["repository_policy.hello"]
+    );
+    // The policy still serves staging, so `old` (which the policy step depends on) is kept deleted
+    // rather than recreated against a policy that could not be restored.
+    assert_eq!(
+        rb.kept.iter().map(|(id, _)| name(id)).collect::<Vec<_>>(),
+        vec!["function.old"]
+    );
+    assert!(rb.kept[0].1.contains("could not be undone"));
+    let world = cloud.snapshot();
+    let hello = |w: &ferry::cloud::fake::World| {
+        w.functions
+            .iter()
+            .find(|(k, _)| k.2 == "hello-world")
+            .map(|(_, f)| f.clone())
+    };
+    assert_eq!(
+        hello(&world),
+        hello(&world_before),
+        "hello-world got its previous configuration back"
+    );
+    // State tells the truth about what is left.
+    let recorded: Vec<String> = state
+        .snapshot()
+        .unwrap()
+        .resources
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert!(
+        !recorded.contains(&"function.old".to_string()),
+        "{recorded:?}"
     );
 }

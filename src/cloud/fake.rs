@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 type Key = (String, String, String); // account id, region, name
 
-#[derive(Default, Debug, Clone)]
+#[derive(Default, Debug, Clone, PartialEq)]
 pub struct World {
     pub repositories: BTreeMap<Key, RepositoryConfig>,
     pub policies: BTreeMap<Key, String>,
@@ -19,10 +19,11 @@ pub struct World {
     pub functions: BTreeMap<Key, FunctionConfig>,
 }
 
-/// A fault: the n-th (0-based, counted per operation) matching call fails with `error`.
+/// A fault: after `skip` matching calls, the next `remaining` matching calls fail with `error`.
 struct Fault {
     operation: String,
     name: Option<String>,
+    skip: usize,
     remaining: usize,
     error: CloudError,
 }
@@ -56,9 +57,22 @@ impl FakeCloud {
 
     /// Makes the next `times` calls of `operation` (on `name`, if given) fail with `error`.
     pub fn fail(&self, operation: &str, name: Option<&str>, times: usize, error: CloudError) {
+        self.fail_after(operation, name, 0, times, error);
+    }
+
+    /// Lets `skip` matching calls through, then fails the next `times`.
+    pub fn fail_after(
+        &self,
+        operation: &str,
+        name: Option<&str>,
+        skip: usize,
+        times: usize,
+        error: CloudError,
+    ) {
         self.faults.lock().expect("faults").push(Fault {
             operation: operation.to_string(),
             name: name.map(str::to_string),
+            skip,
             remaining: times,
             error,
         });
@@ -84,6 +98,10 @@ impl FakeCloud {
                 && f.remaining > 0
                 && f.name.as_deref().is_none_or(|n| n == name)
         }) {
+            if f.skip > 0 {
+                f.skip -= 1;
+                return Ok(());
+            }
             f.remaining -= 1;
             return Err(f.error.clone());
         }

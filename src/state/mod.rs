@@ -121,25 +121,114 @@ pub enum StateError {
     Write(String),
 }
 
+/// What an apply was doing, written before and after every mutating call, so that the next run
+/// can tell that an apply (or its rollback) was interrupted and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Identifies one apply.
+    pub apply: String,
+    pub phase: Phase,
+    pub step: Option<usize>,
+    pub address: Option<Address>,
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Started,
+    Intent,
+    Done,
+    Failed,
+    UndoIntent,
+    UndoDone,
+    UndoFailed,
+    Finished,
+}
+
+/// An apply that did not reach its end, read from the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interruption {
+    pub apply: String,
+    /// Calls that started and have no recorded outcome.
+    pub in_flight: Vec<Address>,
+    pub rolling_back: bool,
+}
+
+/// The interruption the journal shows, if its last apply never finished.
+pub fn interruption(journal: &[JournalEntry]) -> Option<Interruption> {
+    let last = journal.last()?;
+    if last.phase == Phase::Finished {
+        return None;
+    }
+    let apply = last.apply.clone();
+    let mut open: BTreeMap<(bool, usize), Address> = BTreeMap::new();
+    let mut rolling_back = false;
+    for e in journal.iter().filter(|e| e.apply == apply) {
+        let (Some(step), Some(address)) = (e.step, e.address.clone()) else {
+            continue;
+        };
+        match e.phase {
+            Phase::Intent => {
+                open.insert((false, step), address);
+            }
+            Phase::UndoIntent => {
+                rolling_back = true;
+                open.insert((true, step), address);
+            }
+            Phase::Done | Phase::Failed => {
+                open.remove(&(false, step));
+            }
+            Phase::UndoDone | Phase::UndoFailed => {
+                open.remove(&(true, step));
+            }
+            Phase::Started | Phase::Finished => {}
+        }
+    }
+    Some(Interruption {
+        apply,
+        in_flight: open.into_values().collect(),
+        rolling_back,
+    })
+}
+
 /// Where state lives. Every write is durable when the call returns, so a crash after a step
 /// never loses that step.
 pub trait StateStore: Send + Sync {
     fn snapshot(&self) -> Result<Snapshot, StateError>;
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError>;
     fn remove(&self, address: &Address) -> Result<(), StateError>;
+    /// Appends to the journal of the current apply (durably).
+    fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError>;
+    fn journal(&self) -> Result<Vec<JournalEntry>, StateError>;
+    /// Forgets the previous apply's journal (a new apply starts).
+    fn journal_clear(&self) -> Result<(), StateError>;
 }
 
 /// State in memory, for tests.
 #[derive(Default)]
 pub struct MemoryState {
     inner: Mutex<Snapshot>,
+    journal: Mutex<Vec<JournalEntry>>,
 }
 
 impl MemoryState {
     pub fn new(snapshot: Snapshot) -> Self {
         MemoryState {
             inner: Mutex::new(snapshot),
+            journal: Mutex::new(Vec::new()),
         }
+    }
+
+    fn with_journal<T>(
+        &self,
+        f: impl FnOnce(&mut Vec<JournalEntry>) -> T,
+    ) -> Result<T, StateError> {
+        let mut guard = self
+            .journal
+            .lock()
+            .map_err(|_| StateError::Write("memory journal poisoned".into()))?;
+        Ok(f(&mut guard))
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Snapshot) -> T) -> Result<T, StateError> {
@@ -170,5 +259,17 @@ impl StateStore for MemoryState {
                 s.serial += 1;
             }
         })
+    }
+
+    fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError> {
+        self.with_journal(|j| j.push(entry.clone()))
+    }
+
+    fn journal(&self) -> Result<Vec<JournalEntry>, StateError> {
+        self.with_journal(|j| j.clone())
+    }
+
+    fn journal_clear(&self) -> Result<(), StateError> {
+        self.with_journal(|j| j.clear())
     }
 }

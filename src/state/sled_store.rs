@@ -5,7 +5,7 @@
 //! sled holds an exclusive file lock for as long as the database is open; a second process gets
 //! [`StateError::Locked`] naming the holder recorded in `holder.json`.
 
-use super::{FORMAT_VERSION, Record, Snapshot, StateError, StateStore};
+use super::{FORMAT_VERSION, JournalEntry, Record, Snapshot, StateError, StateStore};
 use crate::model::Address;
 use sha2::{Digest, Sha256};
 use sled::Transactional;
@@ -16,6 +16,7 @@ pub struct SledState {
     db: sled::Db,
     meta: sled::Tree,
     resources: sled::Tree,
+    journal: sled::Tree,
     lineage: String,
 }
 
@@ -35,6 +36,7 @@ impl SledState {
             .map_err(|e| open_error(dir, e))?;
         let meta = db.open_tree("meta").map_err(|e| open_error(dir, e))?;
         let resources = db.open_tree("resources").map_err(|e| open_error(dir, e))?;
+        let journal = db.open_tree("journal").map_err(|e| open_error(dir, e))?;
         let format = read_u64(&meta, "format_version", &shown)?;
         if let Some(found) = format
             && found > FORMAT_VERSION
@@ -79,6 +81,7 @@ impl SledState {
             db,
             meta,
             resources,
+            journal,
             lineage,
         })
     }
@@ -153,6 +156,39 @@ impl StateStore for SledState {
 
     fn remove(&self, address: &Address) -> Result<(), StateError> {
         self.change(address, None)
+    }
+
+    fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError> {
+        let id = self.db.generate_id().map_err(Self::write_err)?;
+        let json = serde_json::to_vec(entry).map_err(Self::write_err)?;
+        self.journal
+            .insert(id.to_be_bytes(), json)
+            .map_err(Self::write_err)?;
+        self.journal.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
+
+    fn journal(&self) -> Result<Vec<JournalEntry>, StateError> {
+        self.journal
+            .iter()
+            .values()
+            .map(|v| {
+                let v = v.map_err(|e| StateError::Corrupt {
+                    dir: self.dir.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                serde_json::from_slice(&v).map_err(|e| StateError::Corrupt {
+                    dir: self.dir.display().to_string(),
+                    message: format!("journal: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    fn journal_clear(&self) -> Result<(), StateError> {
+        self.journal.clear().map_err(Self::write_err)?;
+        self.journal.flush().map_err(Self::write_err)?;
+        Ok(())
     }
 }
 
@@ -300,5 +336,103 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ferry apply"), "{text}");
+    }
+
+    #[test]
+    fn a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SledState::open(dir.path(), "test").unwrap();
+            s.meta
+                .insert("format_version", &(FORMAT_VERSION + 1).to_be_bytes())
+                .unwrap();
+            s.db.flush().unwrap();
+        }
+        let err = SledState::open(dir.path(), "test").err().expect("refused");
+        assert!(matches!(err, StateError::NewerFormat { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::Config::new()
+                .path(dir.path().join("db"))
+                .open()
+                .unwrap();
+            db.open_tree("resources").unwrap().insert("x", "y").unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledState::open(dir.path(), "test").err().expect("refused");
+        assert!(err.to_string().contains("not a ferry state"), "{err}");
+        let db = sled::Config::new()
+            .path(dir.path().join("db"))
+            .open()
+            .unwrap();
+        assert!(
+            db.open_tree("meta")
+                .unwrap()
+                .get("lineage")
+                .unwrap()
+                .is_none(),
+            "must not be written"
+        );
+    }
+
+    #[test]
+    fn garbage_where_the_database_should_be_is_an_error_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = b"this is not a sled database".repeat(100);
+        std::fs::write(dir.path().join("db"), &garbage).unwrap();
+        let err = SledState::open(dir.path(), "test").err().expect("refused");
+        assert!(err.to_string().contains("cannot open the state"), "{err}");
+        assert_eq!(std::fs::read(dir.path().join("db")).unwrap(), garbage);
+    }
+
+    #[test]
+    fn a_new_state_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state_dir = dir.path().join("state");
+        let _s = SledState::open(&state_dir, "test").unwrap();
+        let mode = std::fs::metadata(&state_dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn the_journal_tells_an_interrupted_apply_and_what_was_in_flight() {
+        use crate::state::{JournalEntry, Phase, interruption};
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledState::open(dir.path(), "test").unwrap();
+        let f: Address = "function.f".parse().unwrap();
+        let r: Address = "repository.r".parse().unwrap();
+        let entry = |phase, step: Option<(usize, &Address)>| JournalEntry {
+            apply: "a1".into(),
+            phase,
+            step: step.map(|(i, _)| i),
+            address: step.map(|(_, a)| a.clone()),
+            detail: String::new(),
+        };
+        s.journal_append(&entry(Phase::Started, None)).unwrap();
+        s.journal_append(&entry(Phase::Intent, Some((0, &r))))
+            .unwrap();
+        s.journal_append(&entry(Phase::Done, Some((0, &r))))
+            .unwrap();
+        s.journal_append(&entry(Phase::Intent, Some((1, &f))))
+            .unwrap();
+        let i = interruption(&s.journal().unwrap()).expect("interrupted");
+        assert_eq!(i.in_flight, vec![f.clone()]);
+        assert!(!i.rolling_back);
+        s.journal_append(&entry(Phase::Failed, Some((1, &f))))
+            .unwrap();
+        s.journal_append(&entry(Phase::UndoIntent, Some((0, &r))))
+            .unwrap();
+        let i = interruption(&s.journal().unwrap()).expect("interrupted");
+        assert!(i.rolling_back);
+        assert_eq!(i.in_flight, vec![r]);
+        s.journal_append(&entry(Phase::Finished, None)).unwrap();
+        assert_eq!(interruption(&s.journal().unwrap()), None);
+        s.journal_clear().unwrap();
+        assert!(s.journal().unwrap().is_empty());
     }
 }
