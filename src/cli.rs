@@ -632,20 +632,20 @@ async fn execute(
         }
         if rb.failed.is_empty() && rb.kept.is_empty() {
             bail!(
-                "apply failed and was rolled back: {cause}. All {} change(s) this apply made were undone \
+                "apply failed and was rolled back: {cause}\nAll {} change(s) this apply made were undone \
                  and the state records it; nothing else was changed.",
                 rb.undone.len()
             );
         }
         bail!(
-            "apply failed: {cause}. The rollback undid {} change(s) but {} could not be undone (listed above); \
+            "apply failed: {cause}\nThe rollback undid {} change(s) but {} could not be undone (listed above); \
              run `ferry plan` to see what is left, fix the cause and apply again",
             rb.undone.len(),
             rb.failed.len() + rb.kept.len()
         );
     }
     bail!(
-        "apply failed: {cause}. {} step(s) completed and are recorded in state ({add} added, {change} changed, \
+        "apply failed: {cause}\n{} step(s) completed and are recorded in state ({add} added, {change} changed, \
          {destroy} destroyed); {} step(s) were not started. Fix the error and run `ferry apply` again: it continues \
          from what is recorded.",
         outcome.completed.len(),
@@ -722,6 +722,16 @@ impl Observer for Progress {
                 self.p
                     .paint(anstyle::Style::new().bold(), &step.address.to_string())
             ),
+        }
+    }
+
+    fn undone(&self, step: &Step, result: &Result<(), String>) {
+        let address = self
+            .p
+            .paint(anstyle::Style::new().bold(), &step.address.to_string());
+        match result {
+            Ok(()) => eprintln!("[{}] {address}: rolled back", step.id + 1),
+            Err(e) => eprintln!("[{}] {address}: could NOT be rolled back: {e}", step.id + 1),
         }
     }
 }

@@ -194,6 +194,32 @@ impl World {
         Run::from(cmd.output().expect("run ferry"))
     }
 
+    /// Starts ferry in the background; its stderr goes to `stderr_file` in the world's directory.
+    pub fn spawn_ferry(&self, args: &[&str], stderr_file: &str) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        self.env(&mut cmd);
+        cmd.args(args)
+            .stdout(Stdio::null())
+            .stderr(File::create(self.path(stderr_file)).expect("stderr file"));
+        cmd.spawn().expect("spawn ferry")
+    }
+
+    /// Waits until `file` in the world's directory contains `text` (at most 60 s).
+    pub fn wait_for(&self, file: &str, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::fs::read_to_string(self.path(file)).is_ok_and(|s| s.contains(text)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared in {file}: {}",
+                std::fs::read_to_string(self.path(file)).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Runs scripts/moto_admin.py (boto3) inside `account`; returns its JSON answer.
     pub fn admin(&self, command: &str, account: &str, args: &[&str]) -> serde_json::Value {
         let mut cmd = Command::new(venv().join("bin/python"));

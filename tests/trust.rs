@@ -1,0 +1,293 @@
+//! End to end, trustworthy apply: rollback of a failed CreateFunction, propagation retries,
+//! a kill in the middle of an apply, and two processes on one state. The failing CreateFunction
+//! is moto's own answer for an execution role that does not exist: "The role defined for the
+//! function cannot be assumed by Lambda.", the same error AWS gives while a new role propagates.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::World;
+
+const REGISTRY: &str = "111111111111";
+const PROD: &str = "222222222222";
+const STAGING: &str = "333333333333";
+
+fn head() -> String {
+    format!(
+        r#"[project]
+name = "trust"
+default_region = "us-east-1"
+assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
+
+[accounts.registry]
+id = "{REGISTRY}"
+
+[accounts.prod]
+id = "{PROD}"
+
+[accounts.staging]
+id = "{STAGING}"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+
+[images.hello]
+repository = "hello"
+tag = "01"
+"#
+    )
+}
+
+fn function(key: &str, account: &str, id: &str, role: &str) -> String {
+    format!(
+        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"hello\"\nrole = \"arn:aws:iam::{id}:role/{role}\"\n"
+    )
+}
+
+/// The repository with an image and a function in prod, applied; staging has no role yet.
+fn prod_applied() -> World {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    let repo_only = head().replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
+    w.write("ferry.toml", &repo_only);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}",
+            head(),
+            function("api-prod", "prod", PROD, "LambdaRole")
+        ),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w
+}
+
+/// Everything an independent client sees in the three accounts.
+fn cloud(w: &World) -> Value {
+    json!({
+        "repos": w.admin("repos", REGISTRY, &[]),
+        "policy": w.admin("policy", REGISTRY, &["hello"]),
+        "prod": w.admin("functions", PROD, &[]),
+        "staging": w.admin("functions", STAGING, &[]),
+    })
+}
+
+/// An update of prod's function, a policy change for staging, and a staging function whose role
+/// does not exist.
+fn doomed_declarations() -> String {
+    format!(
+        "{}{}memory_mb = 256\n{}",
+        head(),
+        function("api-prod", "prod", PROD, "LambdaRole"),
+        function("api-staging", "staging", STAGING, "LambdaRole")
+    )
+}
+
+#[test]
+fn a_failed_create_function_leaves_every_account_as_it_was() {
+    let w = prod_applied();
+    let before = cloud(&w);
+    let state_before = w.ferry(&["state", "list", "-v"]).expect(0).stdout;
+    w.write("ferry.toml", &doomed_declarations());
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--propagation-timeout", "2"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("apply failed and was rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("function.api-staging"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("InvalidParameterValueException"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("The role defined for the function cannot be assumed by Lambda."),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("repository_policy.hello: rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("function.api-prod: rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        cloud(&w),
+        before,
+        "the accounts must be exactly as before the apply"
+    );
+    let state_after = w.ferry(&["state", "list", "-v"]).expect(0).stdout;
+    // Same resources and places; only the serial moved on.
+    let strip = |s: &str| s.lines().skip(1).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(strip(&state_after), strip(&state_before));
+    // With the role in place the same declarations apply cleanly.
+    w.admin("role", STAGING, &["LambdaRole"]);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["MemorySize"],
+        256
+    );
+    assert!(w.admin("functions", STAGING, &[])["api-staging"].is_object());
+}
+
+#[test]
+fn no_rollback_keeps_what_completed() {
+    let w = prod_applied();
+    w.write("ferry.toml", &doomed_declarations());
+    let run = w
+        .ferry(&[
+            "apply",
+            "--auto-approve",
+            "--propagation-timeout",
+            "0",
+            "--no-rollback",
+        ])
+        .expect(1);
+    assert!(run.stderr.contains("recorded in state"), "{}", run.stderr);
+    assert!(
+        w.admin("policy", REGISTRY, &["hello"])
+            .to_string()
+            .contains(STAGING)
+    );
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["MemorySize"],
+        256
+    );
+    assert_eq!(w.admin("functions", STAGING, &[]), json!({}));
+}
+
+#[test]
+fn a_role_that_appears_while_ferry_retries_lets_the_apply_succeed() {
+    let w = prod_applied();
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}",
+            head(),
+            function("api-staging", "staging", STAGING, "LambdaRole")
+        ),
+    );
+    let mut child = w.spawn_ferry(&["apply", "--auto-approve", "-v"], "apply.err");
+    w.wait_for("apply.err", "retrying in");
+    w.admin("role", STAGING, &["LambdaRole"]);
+    let status = child.wait().expect("wait for ferry");
+    let err = support::read(&w.path("apply.err"));
+    assert!(status.success(), "{err}");
+    assert!(err.contains("cannot be assumed by Lambda"), "{err}");
+    assert!(w.admin("functions", STAGING, &[])["api-staging"].is_object());
+}
+
+#[test]
+fn a_kill_during_create_function_is_recovered_by_the_next_apply() {
+    let w = prod_applied();
+    w.write("ferry.toml", &doomed_declarations());
+    let mut child = w.spawn_ferry(&["apply", "--auto-approve", "-v"], "apply.err");
+    // SIGKILL while CreateFunction is in flight (in its propagation retries).
+    w.wait_for("apply.err", "retrying in");
+    child.kill().expect("SIGKILL ferry");
+    child.wait().expect("reap ferry");
+    w.admin("role", STAGING, &["LambdaRole"]);
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stderr.contains("the previous apply was interrupted"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("function.api-staging"),
+        "{}",
+        plan.stderr
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+    // Nothing leaked: exactly the declared functions and statements.
+    assert_eq!(
+        w.admin("functions", PROD, &[])
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["api-prod"]
+    );
+    assert_eq!(
+        w.admin("functions", STAGING, &[])
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["api-staging"]
+    );
+    let policy = w.admin("policy", REGISTRY, &["hello"]);
+    let roots = &policy["Statement"][0]["Principal"]["AWS"];
+    assert_eq!(
+        roots,
+        &json!([
+            format!("arn:aws:iam::{PROD}:root"),
+            format!("arn:aws:iam::{STAGING}:root")
+        ])
+    );
+}
+
+#[test]
+fn a_second_apply_at_the_same_time_is_refused_naming_the_holder() {
+    let w = prod_applied();
+    w.write("ferry.toml", &doomed_declarations());
+    let mut first = w.spawn_ferry(
+        &[
+            "apply",
+            "--auto-approve",
+            "-v",
+            "--propagation-timeout",
+            "60",
+        ],
+        "first.err",
+    );
+    w.wait_for("first.err", "retrying in");
+    let second = w.ferry(&["apply", "--auto-approve"]).expect(1);
+    assert!(
+        second.stderr.contains("in use by another ferry process"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("ferry apply"), "{}", second.stderr);
+    // A waiting process gets the state once the holder is gone.
+    let mut waiting = w.spawn_ferry(&["state", "list", "--lock-timeout", "60"], "waiting.err");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "it must wait for the lock"
+    );
+    first.kill().expect("kill the first apply");
+    first.wait().expect("reap");
+    let status = waiting.wait().expect("wait");
+    assert!(
+        status.success(),
+        "{}",
+        support::read(&w.path("waiting.err"))
+    );
+    // The state is intact.
+    let list = w.ferry(&["state", "list"]).expect(0).stdout;
+    assert!(list.contains("function.api-prod"), "{list}");
+}
