@@ -573,7 +573,7 @@ async fn execute(
     if !approved {
         confirm(verb)?;
     }
-    let observer = Progress { p: ctx.err };
+    let observer = Progress::new(ctx.err);
     let outcome = apply::execute(plan, cloud, state, options, &observer).await;
     let (add, change, destroy) = count_completed(plan, &outcome.completed);
     if outcome.succeeded() {
@@ -691,9 +691,43 @@ fn confirm(verb: Verb) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line per finished step on stderr.
+/// Progress on stderr: on a terminal a live view of the running steps (account, address,
+/// elapsed time), otherwise one line per finished step. Nothing goes to stdout.
 struct Progress {
     p: Painter,
+    live: Option<LiveView>,
+}
+
+struct LiveView {
+    bars: indicatif::MultiProgress,
+    running: std::sync::Mutex<std::collections::HashMap<usize, indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    fn new(p: Painter) -> Self {
+        let live = std::io::stderr().is_terminal().then(|| LiveView {
+            bars: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            running: std::sync::Mutex::new(std::collections::HashMap::new()),
+        });
+        Progress { p, live }
+    }
+
+    /// Prints a line above the live view (or plainly without one).
+    fn line(&self, text: String) {
+        match &self.live {
+            Some(live) => {
+                let _ = live.bars.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn address(&self, step: &Step) -> String {
+        self.p
+            .paint(anstyle::Style::new().bold(), &step.address.to_string())
+    }
 }
 
 impl Observer for Progress {
@@ -704,35 +738,54 @@ impl Observer for Progress {
             step.address,
             step.action
         );
+        if let Some(live) = &self.live {
+            let bar = live.bars.add(indicatif::ProgressBar::new_spinner());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_message(format!(
+                "{} ({}, {}): [{}] {} being {}",
+                step.target.account,
+                step.target.account_id,
+                step.target.region,
+                step.id + 1,
+                step.address,
+                step.action.verb()
+            ));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            if let Ok(mut running) = live.running.lock() {
+                running.insert(step.id, bar);
+            }
+        }
     }
 
     fn finished(&self, step: &Step, result: &Result<(), String>, elapsed: Duration) {
+        if let Some(live) = &self.live
+            && let Ok(mut running) = live.running.lock()
+            && let Some(bar) = running.remove(&step.id)
+        {
+            bar.finish_and_clear();
+            live.bars.remove(&bar);
+        }
         let secs = elapsed.as_secs_f64();
-        match result {
-            Ok(()) => eprintln!(
-                "[{}] {}: {} ({secs:.1}s)",
+        let address = self.address(step);
+        self.line(match result {
+            Ok(()) => format!(
+                "[{}] {address}: {} ({secs:.1}s)",
                 step.id + 1,
-                self.p
-                    .paint(anstyle::Style::new().bold(), &step.address.to_string()),
                 step.action.verb()
             ),
-            Err(e) => eprintln!(
-                "[{}] {}: FAILED after {secs:.1}s: {e}",
-                step.id + 1,
-                self.p
-                    .paint(anstyle::Style::new().bold(), &step.address.to_string())
-            ),
-        }
+            Err(e) => format!("[{}] {address}: FAILED after {secs:.1}s: {e}", step.id + 1),
+        });
     }
 
     fn undone(&self, step: &Step, result: &Result<(), String>) {
-        let address = self
-            .p
-            .paint(anstyle::Style::new().bold(), &step.address.to_string());
-        match result {
-            Ok(()) => eprintln!("[{}] {address}: rolled back", step.id + 1),
-            Err(e) => eprintln!("[{}] {address}: could NOT be rolled back: {e}", step.id + 1),
-        }
+        let address = self.address(step);
+        self.line(match result {
+            Ok(()) => format!("[{}] {address}: rolled back", step.id + 1),
+            Err(e) => format!("[{}] {address}: could NOT be rolled back: {e}", step.id + 1),
+        });
     }
 }
 

@@ -291,3 +291,19 @@ fn a_second_apply_at_the_same_time_is_refused_naming_the_holder() {
     let list = w.ferry(&["state", "list"]).expect(0).stdout;
     assert!(list.contains("function.api-prod"), "{list}");
 }
+
+#[test]
+fn a_terminal_gets_a_live_view_of_running_steps() {
+    let w = prod_applied();
+    w.write("ferry.toml", &doomed_declarations());
+    let run = w.ferry_in_terminal(&["apply", "--auto-approve", "--propagation-timeout", "2"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    // The spinner line names the account and the step while it runs.
+    assert!(
+        run.stdout
+            .contains("staging (333333333333, us-east-1): [3] function.api-staging being created"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("rolled back"), "{}", run.stdout);
+}

@@ -55,9 +55,10 @@ impl AwsCloud {
                     account: target.account.clone(),
                 })?;
         let region = Region::new(target.region.clone());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region.clone())
-            .retry_config(RetryConfig::standard().with_max_attempts(5));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region.clone());
+        if let Some(retry) = retry_config(&|k| std::env::var(k).ok()) {
+            loader = loader.retry_config(retry);
+        }
         if let Some(p) = &account.profile {
             loader = loader.profile_name(p);
         }
@@ -123,6 +124,26 @@ impl AwsCloud {
     async fn lambda(&self, target: &Target) -> Result<aws_sdk_lambda::Client, CloudError> {
         Ok(aws_sdk_lambda::Client::new(&self.verified(target).await?))
     }
+}
+
+/// Attempts per call (the first try included) unless AWS_MAX_ATTEMPTS says otherwise.
+const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// The one place ferry's retry policy is set: the SDK's standard mode (exponential backoff with
+/// jitter; throttling and 5xx are retried) with more attempts than the SDK's default of 3,
+/// because one apply makes many calls across accounts and a throttling burst must not fail it.
+/// `AWS_RETRY_MODE` (standard | adaptive) and `AWS_MAX_ATTEMPTS` override it, as for every AWS
+/// tool: then aws-config's own reading of them applies and this returns `None`.
+pub fn retry_config(env: &dyn Fn(&str) -> Option<String>) -> Option<RetryConfig> {
+    if env("AWS_RETRY_MODE").is_some() || env("AWS_MAX_ATTEMPTS").is_some() {
+        return None;
+    }
+    Some(
+        RetryConfig::standard()
+            .with_max_attempts(DEFAULT_MAX_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(20)),
+    )
 }
 
 /// Turns any SDK error into a [`CloudError::Api`] with AWS's code and message.
@@ -718,5 +739,22 @@ impl Cloud for AwsCloud {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_aws_variables_override_ferry_s_retry_policy() {
+        let none = |_: &str| None;
+        let ours = retry_config(&none).expect("ferry's policy when nothing is set");
+        assert_eq!(ours.max_attempts(), DEFAULT_MAX_ATTEMPTS);
+        assert_eq!(ours.mode(), aws_config::retry::RetryMode::Standard);
+        let adaptive = |k: &str| (k == "AWS_RETRY_MODE").then(|| "adaptive".to_string());
+        assert!(retry_config(&adaptive).is_none());
+        let attempts = |k: &str| (k == "AWS_MAX_ATTEMPTS").then(|| "20".to_string());
+        assert!(retry_config(&attempts).is_none());
     }
 }

@@ -194,6 +194,19 @@ impl World {
         Run::from(cmd.output().expect("run ferry"))
     }
 
+    /// Runs ferry on a pseudo-terminal (util-linux `script`); stdout and stderr arrive merged.
+    pub fn ferry_in_terminal(&self, args: &[&str]) -> Run {
+        let line = std::iter::once(env!("CARGO_BIN_EXE_ferry"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = Command::new("script");
+        self.env(&mut cmd);
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
+        Run::from(cmd.output().expect("run script"))
+    }
+
     /// Starts ferry in the background; its stderr goes to `stderr_file` in the world's directory.
     pub fn spawn_ferry(&self, args: &[&str], stderr_file: &str) -> Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
