@@ -200,6 +200,30 @@ impl Plan {
     }
 }
 
+/// A step as the planner first makes it: no id, level or dependencies yet (`order` sets them).
+fn step(
+    address: Address,
+    action: Action,
+    reason: impl Into<String>,
+    target: Target,
+    changes: Vec<Change>,
+    operation: Operation,
+    record: Option<Record>,
+) -> Step {
+    Step {
+        id: 0,
+        address,
+        action,
+        reason: reason.into(),
+        target,
+        changes,
+        depends_on: vec![],
+        level: 0,
+        operation,
+        record,
+    }
+}
+
 /// A step before ordering: dependencies by address.
 struct Draft {
     step: Step,
@@ -533,16 +557,13 @@ impl Planner<'_> {
                 &repository_attrs(Some(&config)),
             );
             self.push(
-                Step {
-                    id: 0,
+                step(
                     address,
-                    action: Action::Replace,
-                    reason: "its name or registry changed".to_string(),
-                    target: repo.target.clone(),
+                    Action::Replace,
+                    "its name or registry changed".to_string(),
+                    repo.target.clone(),
                     changes,
-                    depends_on: vec![],
-                    level: 0,
-                    operation: Operation::Replace {
+                    Operation::Replace {
                         old_target: old_target.clone(),
                         delete: Box::new(Operation::DeleteRepository {
                             name: old.name.clone(),
@@ -550,8 +571,8 @@ impl Planner<'_> {
                         }),
                         create: Box::new(Operation::CreateRepository { config }),
                     },
-                    record: Some(record),
-                },
+                    Some(record),
+                ),
                 BTreeSet::new(),
             );
             return;
@@ -565,18 +586,15 @@ impl Planner<'_> {
                 };
                 let changes = diff(&[], &repository_attrs(Some(&config)));
                 self.push(
-                    Step {
-                        id: 0,
+                    step(
                         address,
-                        action: Action::Create,
-                        reason: reason.to_string(),
-                        target: repo.target.clone(),
+                        Action::Create,
+                        reason.to_string(),
+                        repo.target.clone(),
                         changes,
-                        depends_on: vec![],
-                        level: 0,
-                        operation: Operation::CreateRepository { config },
-                        record: Some(record),
-                    },
+                        Operation::CreateRepository { config },
+                        Some(record),
+                    ),
                     BTreeSet::new(),
                 );
             }
@@ -631,19 +649,16 @@ impl Planner<'_> {
             if adopting || drifted {
                 // Live already matches; state is behind (an interrupted apply).
                 self.push(
-                    Step {
-                        id: 0,
+                    step(
                         address,
-                        action: Action::Adopt,
-                        reason: "it already matches the declaration; state is brought up to date"
+                        Action::Adopt,
+                        "it already matches the declaration; state is brought up to date"
                             .to_string(),
                         target,
                         changes,
-                        depends_on: vec![],
-                        level: 0,
-                        operation: Operation::Record,
-                        record: Some(record),
-                    },
+                        Operation::Record,
+                        Some(record),
+                    ),
                     after,
                 );
             } else {
@@ -660,18 +675,15 @@ impl Planner<'_> {
             "the declaration changed"
         };
         self.push(
-            Step {
-                id: 0,
+            step(
                 address,
-                action: Action::Update,
-                reason: reason.to_string(),
+                Action::Update,
+                reason.to_string(),
                 target,
                 changes,
-                depends_on: vec![],
-                level: 0,
                 operation,
-                record: Some(record),
-            },
+                Some(record),
+            ),
             after,
         );
     }
@@ -722,20 +734,16 @@ impl Planner<'_> {
                         self.unchanged.push(address);
                     } else {
                         self.push(
-                            Step {
-                                id: 0,
+                            step(
                                 address,
-                                action: Action::Adopt,
-                                reason:
-                                    "the live policy already matches; state is brought up to date"
-                                        .to_string(),
-                                target: repo.target.clone(),
-                                changes: vec![],
-                                depends_on: vec![],
-                                level: 0,
-                                operation: Operation::Record,
-                                record: Some(record),
-                            },
+                                Action::Adopt,
+                                "the live policy already matches; state is brought up to date"
+                                    .to_string(),
+                                repo.target.clone(),
+                                vec![],
+                                Operation::Record,
+                                Some(record),
+                            ),
                             after,
                         );
                     }
@@ -772,22 +780,19 @@ impl Planner<'_> {
                     after: Some(want),
                 }];
                 self.push(
-                    Step {
-                        id: 0,
+                    step(
                         address,
                         action,
-                        reason: reason.to_string(),
-                        target: repo.target.clone(),
+                        reason.to_string(),
+                        repo.target.clone(),
                         changes,
-                        depends_on: vec![],
-                        level: 0,
-                        operation: Operation::PutPolicy {
+                        Operation::PutPolicy {
                             repository: repo.name.clone(),
                             before: live,
                             policy: text,
                         },
-                        record: Some(record),
-                    },
+                        Some(record),
+                    ),
                     after,
                 );
             }
@@ -799,19 +804,15 @@ impl Planner<'_> {
                 if prior.is_some() {
                     // Gone already: only state needs to forget it.
                     self.push(
-                        Step {
-                            id: 0,
+                        step(
                             address,
-                            action: Action::Delete,
-                            reason: "no consumers are left and the policy is already gone"
-                                .to_string(),
-                            target: repo.target.clone(),
-                            changes: vec![],
-                            depends_on: vec![],
-                            level: 0,
-                            operation: Operation::Record,
-                            record: None,
-                        },
+                            Action::Delete,
+                            "no consumers are left and the policy is already gone".to_string(),
+                            repo.target.clone(),
+                            vec![],
+                            Operation::Record,
+                            None,
+                        ),
                         after,
                     );
                 }
@@ -834,21 +835,18 @@ impl Planner<'_> {
             after: None,
         }];
         self.push(
-            Step {
-                id: 0,
+            step(
                 address,
-                action: Action::Delete,
-                reason: reason.to_string(),
+                Action::Delete,
+                reason.to_string(),
                 target,
                 changes,
-                depends_on: vec![],
-                level: 0,
-                operation: Operation::DeletePolicy {
+                Operation::DeletePolicy {
                     repository,
                     before: live,
                 },
-                record: None,
-            },
+                None,
+            ),
             after,
         );
     }
@@ -934,18 +932,15 @@ impl Planner<'_> {
                 None => *create,
             };
             self.push(
-                Step {
-                    id: 0,
+                step(
                     address,
-                    action: Action::Replace,
-                    reason: "its name, account or region changed".to_string(),
-                    target: f.target.clone(),
+                    Action::Replace,
+                    "its name, account or region changed".to_string(),
+                    f.target.clone(),
                     changes,
-                    depends_on: vec![],
-                    level: 0,
                     operation,
-                    record: Some(record),
-                },
+                    Some(record),
+                ),
                 after,
             );
             return;
@@ -959,18 +954,15 @@ impl Planner<'_> {
                 };
                 let changes = diff(&[], &function_attrs(Some(&config), None, sensitive));
                 self.push(
-                    Step {
-                        id: 0,
+                    step(
                         address,
-                        action: Action::Create,
-                        reason: reason.to_string(),
-                        target: f.target.clone(),
+                        Action::Create,
+                        reason.to_string(),
+                        f.target.clone(),
                         changes,
-                        depends_on: vec![],
-                        level: 0,
-                        operation: Operation::CreateFunction { config },
-                        record: Some(record),
-                    },
+                        Operation::CreateFunction { config },
+                        Some(record),
+                    ),
                     after,
                 );
             }
@@ -1055,12 +1047,7 @@ impl Planner<'_> {
                 continue;
             }
             match record {
-                Record::Function {
-                    target,
-                    config,
-                    repository,
-                    ..
-                } => {
+                Record::Function { target, config, .. } => {
                     let place = (target.clone(), config.name.clone());
                     let live = self.observed.functions.get(&place).cloned().flatten();
                     let (operation, changes) = match live {
@@ -1076,20 +1063,16 @@ impl Planner<'_> {
                         ),
                         None => (Operation::Record, vec![]),
                     };
-                    let _ = repository;
                     self.push(
-                        Step {
-                            id: 0,
-                            address: address.clone(),
-                            action: Action::Delete,
-                            reason: "it is no longer declared".to_string(),
-                            target: target.clone(),
+                        step(
+                            address.clone(),
+                            Action::Delete,
+                            "it is no longer declared".to_string(),
+                            target.clone(),
                             changes,
-                            depends_on: vec![],
-                            level: 0,
                             operation,
-                            record: None,
-                        },
+                            None,
+                        ),
                         BTreeSet::new(),
                     );
                 }
@@ -1116,18 +1099,7 @@ impl Planner<'_> {
                             },
                         ),
                         None => self.push(
-                            Step {
-                                id: 0,
-                                address: address.clone(),
-                                action: Action::Delete,
-                                reason: "it is no longer declared and is already gone".to_string(),
-                                target: target.clone(),
-                                changes: vec![],
-                                depends_on: vec![],
-                                level: 0,
-                                operation: Operation::Record,
-                                record: None,
-                            },
+                            step(address.clone(), Action::Delete, "it is no longer declared and is already gone".to_string(), target.clone(), vec![], Operation::Record, None),
                             after,
                         ),
                     }
@@ -1171,18 +1143,15 @@ impl Planner<'_> {
                         None => (Operation::Record, vec![]),
                     };
                     self.push(
-                        Step {
-                            id: 0,
-                            address: address.clone(),
-                            action: Action::Delete,
-                            reason: "it is no longer declared".to_string(),
-                            target: target.clone(),
+                        step(
+                            address.clone(),
+                            Action::Delete,
+                            "it is no longer declared".to_string(),
+                            target.clone(),
                             changes,
-                            depends_on: vec![],
-                            level: 0,
                             operation,
-                            record: None,
-                        },
+                            None,
+                        ),
                         after,
                     );
                 }

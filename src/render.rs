@@ -131,16 +131,7 @@ fn drift_text(out: &mut String, plan: &Plan, p: Painter) {
             d.address.kind(),
             d.address.key()
         );
-        let width = d
-            .changes
-            .iter()
-            .filter(|c| !is_block(c))
-            .map(|c| c.attribute.len())
-            .max()
-            .unwrap_or(0);
-        for c in &d.changes {
-            change_text(out, c, width, p);
-        }
+        changes_text(out, &d.changes, p);
         let _ = writeln!(out, "    }}\n");
     }
     let _ = writeln!(
@@ -203,17 +194,21 @@ fn step_text(out: &mut String, s: &Step, p: Painter) {
         s.address.kind(),
         name
     );
-    let width = s
-        .changes
+    changes_text(out, &s.changes, p);
+    let _ = writeln!(out, "    }}");
+}
+
+/// The attribute lines of a resource block, names aligned.
+fn changes_text(out: &mut String, changes: &[Change], p: Painter) {
+    let width = changes
         .iter()
         .filter(|c| !is_block(c))
         .map(|c| c.attribute.len())
         .max()
         .unwrap_or(0);
-    for c in &s.changes {
+    for c in changes {
         change_text(out, c, width, p);
     }
-    let _ = writeln!(out, "    }}");
 }
 
 /// Policies and environments are shown as JSON diffs rather than inline values.

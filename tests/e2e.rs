@@ -5,39 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::World;
-
-const REGISTRY: &str = "111111111111";
-const PROD: &str = "222222222222";
-const STAGING: &str = "333333333333";
-
-fn head(project: &str) -> String {
-    format!(
-        r#"[project]
-name = "{project}"
-default_region = "us-east-1"
-assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
-
-[accounts.registry]
-id = "{REGISTRY}"
-
-[accounts.prod]
-id = "{PROD}"
-
-[accounts.staging]
-id = "{STAGING}"
-
-[registries.central]
-account = "registry"
-"#
-    )
-}
-
-fn function(key: &str, account: &str, id: &str, image: &str) -> String {
-    format!(
-        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"{image}\"\nrole = \"arn:aws:iam::{id}:role/LambdaRole\"\n"
-    )
-}
+use support::{PROD, REGISTRY, STAGING, World, declarations_head as head, function};
 
 fn statements(policy: &Value) -> Vec<Value> {
     policy["Statement"].as_array().cloned().unwrap_or_default()
@@ -66,7 +34,7 @@ fn cross_account_world() -> (World, String) {
         "decl/functions.toml",
         &format!(
             "[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n{}",
-            function("hello-world", "prod", PROD, "hello")
+            function("hello-world", "prod", PROD, "hello", "LambdaRole")
         ),
     );
     (w, digest.as_str().unwrap().to_string())
@@ -168,9 +136,9 @@ fn a_moved_tag_updates_exactly_the_function_that_uses_it() {
     w.admin("push", REGISTRY, &["worker", "stable", "worker-v1"]);
     let all = format!(
         "{repos}\n[images.api]\nrepository = \"api\"\ntag = \"stable\"\n\n[images.worker]\nrepository = \"worker\"\ntag = \"stable\"\n{}{}{}",
-        function("api-prod", "prod", PROD, "api"),
-        function("api-staging", "staging", STAGING, "api"),
-        function("worker-prod", "prod", PROD, "worker"),
+        function("api-prod", "prod", PROD, "api", "LambdaRole"),
+        function("api-staging", "staging", STAGING, "api", "LambdaRole"),
+        function("worker-prod", "prod", PROD, "worker", "LambdaRole"),
     );
     w.write("ferry.toml", &all);
     w.ferry(&["apply", "--auto-approve"]).expect(0);
@@ -241,7 +209,13 @@ fn same_account_functions_get_the_lambda_statement() {
         "ferry.toml",
         &format!(
             "{repos}\n[images.app]\nrepository = \"lambda-same-account\"\ntag = \"0.0.1\"\n{}",
-            function("test-same-account", "registry", REGISTRY, "app")
+            function(
+                "test-same-account",
+                "registry",
+                REGISTRY,
+                "app",
+                "LambdaRole"
+            )
         ),
     );
     w.ferry(&["apply", "--auto-approve"]).expect(0);
@@ -305,8 +279,8 @@ fn an_organization_share_serves_functions_in_three_accounts() {
         "ferry.toml",
         &format!(
             "{repos}\n[images.app]\nrepository = \"lambda-aws-organizations\"\ntag = \"0.0.1\"\n{}{}",
-            function("team-a", "prod", PROD, "app"),
-            function("team-b", "staging", STAGING, "app")
+            function("team-a", "prod", PROD, "app", "LambdaRole"),
+            function("team-b", "staging", STAGING, "app", "LambdaRole")
         ),
     );
     // Member accounts are covered by the Organization statements: the policy does not change.
@@ -339,7 +313,7 @@ fn a_missing_image_is_a_plan_error_and_nothing_changes() {
         "decl/functions.toml",
         &format!(
             "[images.hello]\nrepository = \"hello\"\ntag = \"02\"\n{}",
-            function("hello-world", "prod", PROD, "hello")
+            function("hello-world", "prod", PROD, "hello", "LambdaRole")
         ),
     );
     let run = w
@@ -369,7 +343,7 @@ fn a_function_in_another_region_than_its_registry_is_a_validation_error() {
         &format!(
             "{}\n[repositories.hello]\nregistry = \"central\"\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n{}region = \"eu-west-1\"\n",
             head("region"),
-            function("f", "prod", PROD, "hello")
+            function("f", "prod", PROD, "hello", "LambdaRole")
         ),
     );
     let run = w.ferry(&["validate"]).expect(1);

@@ -1,27 +1,18 @@
 //! Golden tests: what a user sees for bad declarations and for plans, byte for byte.
 //! Update with `INSTA_UPDATE=always cargo test --test golden` and review the diff.
 
-use ferry::apply::{self, Observer};
+#[path = "support/plain.rs"]
+mod plain;
+
+use ferry::apply;
 use ferry::cloud::fake::FakeCloud;
-use ferry::declarations::{Source, parse_sources};
+use ferry::declarations::parse_sources;
 use ferry::model::Target;
-use ferry::planner::{self, Step};
+use ferry::planner;
 use ferry::refresh;
 use ferry::render::{self, Painter};
 use ferry::state::{MemoryState, Snapshot, StateStore};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
-
-fn sources(files: &[(&str, &str)]) -> Vec<Source> {
-    files
-        .iter()
-        .map(|(p, t)| Source {
-            path: PathBuf::from(p),
-            text: Arc::new(t.to_string()),
-        })
-        .collect()
-}
+use plain::{Quiet, sources};
 
 fn errors(files: &[(&str, &str)]) -> String {
     match parse_sources(&sources(files), &|_| None) {
@@ -150,12 +141,6 @@ fn invalid_toml() {
         "ferry.toml",
         &GOOD.replace("memory_mb = 128", "memory_mb = = 128")
     )]));
-}
-
-struct Quiet;
-impl Observer for Quiet {
-    fn started(&self, _: &Step) {}
-    fn finished(&self, _: &Step, _: &Result<(), String>, _: Duration) {}
 }
 
 #[tokio::test]

@@ -4,45 +4,20 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{World, repo_root};
+use support::{PROD, REGISTRY, STAGING, World, declarations_head, repo_root};
 
-const REGISTRY: &str = "111111111111";
-const PROD: &str = "222222222222";
-const STAGING: &str = "333333333333";
+fn function(key: &str, account: &str, id: &str) -> String {
+    support::function(key, account, id, "hello", "LambdaRole")
+}
 
 fn head() -> String {
     format!(
-        r#"[project]
-name = "life"
-default_region = "us-east-1"
-assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
-
-[accounts.registry]
-id = "{REGISTRY}"
-
-[accounts.prod]
-id = "{PROD}"
-
-[accounts.staging]
-id = "{STAGING}"
-
-[registries.central]
-account = "registry"
-
-[repositories.hello]
-registry = "central"
-force_delete = true
-"#
+        "{}\n[repositories.hello]\nregistry = \"central\"\nforce_delete = true\n",
+        declarations_head("life")
     )
 }
 
 const IMAGE: &str = "\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n";
-
-fn function(key: &str, account: &str, id: &str) -> String {
-    format!(
-        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"hello\"\nrole = \"arn:aws:iam::{id}:role/LambdaRole\"\n"
-    )
-}
 
 /// Registry, image, and functions in prod and staging, applied.
 fn three_accounts() -> World {

@@ -1,15 +1,16 @@
 //! Planner and executor tests on plain data: declarations from TOML text, the in-memory fake
 //! cloud, in-memory state. No network, no emulator.
 
-use ferry::apply::{self, Observer};
+#[path = "support/plain.rs"]
+mod plain;
+
+use ferry::apply;
 use ferry::cloud::fake::{FakeCloud, api_error};
-use ferry::declarations::{Source, parse_sources};
 use ferry::model::{Desired, Target};
-use ferry::planner::{self, Plan, Step};
+use ferry::planner::{self, Plan};
 use ferry::refresh;
 use ferry::state::{MemoryState, Snapshot, StateStore};
-use std::path::PathBuf;
-use std::sync::Arc;
+use plain::{Quiet, desired, lineage_state};
 use std::time::Duration;
 
 const BASE: &str = r#"
@@ -51,14 +52,6 @@ image = "hello"
 role = "arn:aws:iam::333333333333:role/LambdaRole"
 "#;
 
-fn desired(text: &str) -> Desired {
-    let sources = [Source {
-        path: PathBuf::from("ferry.toml"),
-        text: Arc::new(text.to_string()),
-    }];
-    parse_sources(&sources, &|_| None).unwrap_or_else(|d| panic!("{}", d.render(false)))
-}
-
 fn registry() -> Target {
     Target {
         account: "registry".into(),
@@ -69,19 +62,6 @@ fn registry() -> Target {
 
 const DIGEST_1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const DIGEST_2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-
-struct Quiet;
-impl Observer for Quiet {
-    fn started(&self, _: &Step) {}
-    fn finished(&self, _: &Step, _: &Result<(), String>, _: Duration) {}
-}
-
-fn lineage_state() -> MemoryState {
-    MemoryState::new(Snapshot {
-        lineage: "test-lineage".into(),
-        ..Snapshot::default()
-    })
-}
 
 async fn plan(cloud: &FakeCloud, d: &Desired, state: &dyn StateStore) -> Plan {
     let snap = state.snapshot().unwrap();

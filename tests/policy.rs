@@ -1,19 +1,11 @@
 //! Policy synthesis on plain data: the contract's table, statement by statement.
 
-use ferry::declarations::{Source, parse_sources};
-use ferry::model::Desired;
-use ferry::policy::{self, MAX_POLICY_CHARS};
-use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::sync::Arc;
+#[path = "support/plain.rs"]
+mod plain;
 
-fn desired(text: &str) -> Desired {
-    let sources = [Source {
-        path: PathBuf::from("ferry.toml"),
-        text: Arc::new(text.to_string()),
-    }];
-    parse_sources(&sources, &|_| None).unwrap_or_else(|d| panic!("{}", d.render(false)))
-}
+use ferry::policy::{self, MAX_POLICY_CHARS};
+use plain::desired;
+use serde_json::{Value, json};
 
 fn policy_of(text: &str, repo: &str) -> Option<Value> {
     let d = desired(text);

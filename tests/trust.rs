@@ -6,45 +6,17 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::World;
-
-const REGISTRY: &str = "111111111111";
-const PROD: &str = "222222222222";
-const STAGING: &str = "333333333333";
+use support::{PROD, REGISTRY, STAGING, World, declarations_head};
 
 fn head() -> String {
     format!(
-        r#"[project]
-name = "trust"
-default_region = "us-east-1"
-assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
-
-[accounts.registry]
-id = "{REGISTRY}"
-
-[accounts.prod]
-id = "{PROD}"
-
-[accounts.staging]
-id = "{STAGING}"
-
-[registries.central]
-account = "registry"
-
-[repositories.hello]
-registry = "central"
-
-[images.hello]
-repository = "hello"
-tag = "01"
-"#
+        "{}\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
+        declarations_head("trust")
     )
 }
 
 fn function(key: &str, account: &str, id: &str, role: &str) -> String {
-    format!(
-        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"hello\"\nrole = \"arn:aws:iam::{id}:role/{role}\"\n"
-    )
+    support::function(key, account, id, "hello", role)
 }
 
 /// The repository with an image and a function in prod, applied; staging has no role yet.

@@ -292,10 +292,7 @@ fn check_repositories(
         let file = *file;
         let r = value.get_ref();
         let registry = reference(c, file, &r.registry, registries, "registry", "registries");
-        let (name, name_span) = match &r.name {
-            Some(n) => (n.get_ref().clone(), n.span()),
-            None => (key.clone(), key_span.clone()),
-        };
+        let (name, name_span) = declared_name(key, key_span, r.name.as_ref());
         if !is_repository_name(&name) {
             c.err(
                 file,
@@ -606,10 +603,7 @@ fn check_functions(
         let f = value.get_ref();
         let account = reference(c, file, &f.account, accounts, "account", "accounts");
         let image = reference(c, file, &f.image, images, "image", "images");
-        let (name, name_span) = match &f.name {
-            Some(n) => (n.get_ref().clone(), n.span()),
-            None => (key.clone(), key_span.clone()),
-        };
+        let (name, name_span) = declared_name(key, key_span, f.name.as_ref());
         if !is_function_name(&name) {
             c.err(
                 file,
@@ -814,6 +808,18 @@ fn check_functions(
         }
     }
     out
+}
+
+/// The AWS name of a resource: `name` when set, else its key (with the span to point at).
+fn declared_name(
+    key: &str,
+    key_span: &Range<usize>,
+    name: Option<&Spanned<String>>,
+) -> (String, Range<usize>) {
+    match name {
+        Some(n) => (n.get_ref().clone(), n.span()),
+        None => (key.to_string(), key_span.clone()),
+    }
 }
 
 /// Resolves a reference to another table's key, or says which keys exist.

@@ -290,6 +290,42 @@ impl World {
     }
 }
 
+/// The accounts the end-to-end tests use: a registry and two consumers.
+pub const REGISTRY: &str = "111111111111";
+pub const PROD: &str = "222222222222";
+pub const STAGING: &str = "333333333333";
+
+/// `[project]` (assuming FerryDeployer in every account, which moto maps to that account), the
+/// three accounts, and the registry `central` in us-east-1.
+pub fn declarations_head(project: &str) -> String {
+    format!(
+        r#"[project]
+name = "{project}"
+default_region = "us-east-1"
+assume_role = "arn:aws:iam::{{account_id}}:role/FerryDeployer"
+
+[accounts.registry]
+id = "{REGISTRY}"
+
+[accounts.prod]
+id = "{PROD}"
+
+[accounts.staging]
+id = "{STAGING}"
+
+[registries.central]
+account = "registry"
+"#
+    )
+}
+
+/// A `[functions.KEY]` table.
+pub fn function(key: &str, account: &str, id: &str, image: &str, role: &str) -> String {
+    format!(
+        "\n[functions.{key}]\naccount = \"{account}\"\nimage = \"{image}\"\nrole = \"arn:aws:iam::{id}:role/{role}\"\n"
+    )
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("read file")
 }
