@@ -11,6 +11,7 @@ pub mod apply;
 pub mod cli;
 pub mod cloud;
 pub mod declarations;
+pub mod iam;
 pub mod import;
 pub mod model;
 pub mod planner;

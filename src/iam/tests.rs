@@ -1,0 +1,881 @@
+//! The seeds' own policies, verbatim, with the verdicts AWS gives for Lambda's pull; and AWS's
+//! documented evaluation rules.
+
+use super::lint::{LintKind, lint};
+use super::*;
+use serde_json::json;
+
+const PULL: [&str; 2] = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+
+/// Lambda pulling for function `f` in `consumer`/`region` from `repo` in `registry`.
+fn lambda_pull(action: &str, consumer: &str, region: &str, registry: &str, repo: &str) -> Request {
+    Request {
+        principal: Principal::Service("lambda.amazonaws.com".into()),
+        action: action.into(),
+        resource: format!("arn:aws:ecr:{region}:{registry}:repository/{repo}"),
+        context: Context::new()
+            .with(
+                "aws:SourceArn",
+                &format!("arn:aws:lambda:{region}:{consumer}:function:f"),
+            )
+            .with("aws:SourceAccount", consumer),
+    }
+}
+
+/// The consumer account's principal (who calls CreateFunction).
+fn account_pull(action: &str, consumer: &str, region: &str, registry: &str, repo: &str) -> Request {
+    Request {
+        principal: Principal::Aws(format!("arn:aws:iam::{consumer}:root")),
+        action: action.into(),
+        resource: format!("arn:aws:ecr:{region}:{registry}:repository/{repo}"),
+        context: Context::new().with("aws:PrincipalAccount", consumer),
+    }
+}
+
+fn allowed(policy: &Value, r: &Request) -> bool {
+    evaluate(policy, r).expect("valid policy").allowed()
+}
+
+/// Seed 000/001: the AWS blog's cross-account pair (CloudFormation YAML, as JSON).
+fn blog_pair() -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "CrossAccountPermission", "Effect": "Allow",
+              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              "Principal": { "AWS": ["arn:aws:iam::222222222222:root"] } },
+            { "Sid": "LambdaECRImageCrossAccountRetrievalPolicy", "Effect": "Allow",
+              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              "Principal": { "Service": "lambda.amazonaws.com" },
+              "Condition": { "StringLike": { "aws:sourceArn": ["arn:aws:lambda:us-east-1:222222222222:function:*"] } } }
+        ]
+    })
+}
+
+#[test]
+fn the_blog_pair_lets_the_consumer_account_and_its_lambda_pull() {
+    let p = blog_pair();
+    for action in PULL {
+        let r = lambda_pull(
+            action,
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "cross-account-function",
+        );
+        let v = evaluate(&p, &r).unwrap();
+        assert!(v.allowed(), "{v}");
+        assert_eq!(
+            v.deciding[0].sid.as_deref(),
+            Some("LambdaECRImageCrossAccountRetrievalPolicy")
+        );
+        assert!(allowed(
+            &p,
+            &account_pull(
+                action,
+                "222222222222",
+                "us-east-1",
+                "111111111111",
+                "cross-account-function"
+            )
+        ));
+    }
+}
+
+#[test]
+fn the_blog_pair_denies_another_account_and_says_which_key_differed() {
+    let p = blog_pair();
+    let r = lambda_pull(
+        "ecr:BatchGetImage",
+        "333333333333",
+        "us-east-1",
+        "111111111111",
+        "x",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    assert_eq!(v.decision, Decision::ImplicitDeny);
+    let text = v.to_string();
+    assert!(
+        text.contains("LambdaECRImageCrossAccountRetrievalPolicy"),
+        "{text}"
+    );
+    assert!(text.contains("aws:sourceArn"), "{text}");
+    assert!(
+        text.contains("arn:aws:lambda:us-east-1:333333333333:function:f"),
+        "{text}"
+    );
+    assert!(text.contains("CrossAccountPermission"), "{text}");
+    let v = evaluate(
+        &p,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "333333333333",
+            "us-east-1",
+            "111111111111",
+            "x",
+        ),
+    )
+    .unwrap();
+    assert!(
+        matches!(&v.misses[0].reason, MissReason::Principal { expected } if expected == &["arn:aws:iam::222222222222:root"])
+    );
+}
+
+#[test]
+fn the_blog_pair_without_the_lambda_statement_denies_lambda_s_own_pull() {
+    // Why the second statement exists: without it Lambda cannot pull again after the function
+    // went inactive, even though the account may.
+    let mut p = blog_pair();
+    p["Statement"].as_array_mut().unwrap().truncate(1);
+    let r = lambda_pull(
+        "ecr:BatchGetImage",
+        "222222222222",
+        "us-east-1",
+        "111111111111",
+        "x",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    assert!(!v.allowed());
+    assert!(
+        v.to_string()
+            .contains("principal is not one of arn:aws:iam::222222222222:root"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_function_in_another_region_is_not_covered_by_the_blog_condition() {
+    let r = lambda_pull(
+        "ecr:BatchGetImage",
+        "222222222222",
+        "eu-west-1",
+        "111111111111",
+        "x",
+    );
+    assert!(!allowed(&blog_pair(), &r));
+}
+
+/// Seed 002: the statement Lambda added to the same-account repository, verbatim.
+#[test]
+fn the_same_account_statement_lambda_wrote_itself() {
+    let p: Value = serde_json::from_str(
+        r#"{
+  "Statement": [
+    {
+      "Condition": {
+        "StringLike": {
+          "aws:sourceArn": "arn:aws:lambda:eu-central-1:813835382529:function:*"
+        }
+      },
+      "Action": [
+        "ecr:BatchGetImage",
+        "ecr:DeleteRepositoryPolicy",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:GetRepositoryPolicy",
+        "ecr:SetRepositoryPolicy"
+      ],
+      "Principal": {
+        "Service": [
+          "lambda.amazonaws.com"
+        ]
+      },
+      "Effect": "Allow",
+      "Sid": "LambdaECRImageRetrievalPolicy"
+    }
+  ],
+  "Version": "2008-10-17"
+}"#,
+    )
+    .unwrap();
+    for action in PULL {
+        assert!(allowed(
+            &p,
+            &lambda_pull(
+                action,
+                "813835382529",
+                "eu-central-1",
+                "813835382529",
+                "lambda-same-account"
+            )
+        ));
+    }
+    assert!(!allowed(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "592444418872",
+            "eu-central-1",
+            "813835382529",
+            "r"
+        )
+    ));
+    // It also lets Lambda rewrite the policy: the lint says so.
+    let lints = lint(&p, "813835382529").unwrap();
+    assert!(
+        lints
+            .iter()
+            .any(|l| l.kind == LintKind::WriteAccess
+                && l.message.contains("ecr:SetRepositoryPolicy")),
+        "{lints:?}"
+    );
+}
+
+/// Seed 002 and 003: the same-account statement without a condition.
+#[test]
+fn the_statement_without_a_condition_allows_lambda_for_anyone_and_is_linted() {
+    let p = json!({"Version": "2012-10-17", "Statement": [{
+       "Sid":"LambdaECRImageRetrievalPolicy",
+       "Effect":"Allow",
+       "Principal":{
+          "Service":"lambda.amazonaws.com"
+       },
+       "Action":[
+          "ecr:BatchGetImage",
+          "ecr:GetDownloadUrlForLayer"
+       ]
+    }]});
+    assert!(allowed(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "813835382529",
+            "eu-central-1",
+            "813835382529",
+            "r"
+        )
+    ));
+    assert!(allowed(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "999999999999",
+            "eu-central-1",
+            "813835382529",
+            "r"
+        )
+    ));
+    let lints = lint(&p, "813835382529").unwrap();
+    assert_eq!(
+        lints.iter().map(|l| l.kind).collect::<Vec<_>>(),
+        vec![LintKind::ConfusedDeputy]
+    );
+}
+
+/// Seed 002: the other-account policy, verbatim (note `aws:sourceARN` and the `*` region).
+#[test]
+fn the_other_account_policy_with_a_region_wildcard() {
+    let p: Value = serde_json::from_str(
+        r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "CrossAccountPermission",
+      "Effect": "Allow",
+      "Action": [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer"
+      ],
+      "Principal": {
+        "AWS": "arn:aws:iam::592444418872:root"
+      }
+    },
+    {
+      "Sid": "LambdaECRImageCrossAccountRetrievalPolicy",
+      "Effect": "Allow",
+      "Action": [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer"
+      ],
+      "Principal": {
+        "Service": "lambda.amazonaws.com"
+      },
+      "Condition": {
+        "StringLike": {
+          "aws:sourceARN": "arn:aws:lambda:*:592444418872:function:*"
+        }
+      }
+    }
+  ]
+}"#,
+    )
+    .unwrap();
+    // The condition key's case does not matter.
+    assert!(allowed(
+        &p,
+        &lambda_pull(
+            "ecr:GetDownloadUrlForLayer",
+            "592444418872",
+            "eu-central-1",
+            "813835382529",
+            "lambda-another-account"
+        )
+    ));
+    assert!(allowed(
+        &p,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "592444418872",
+            "eu-central-1",
+            "813835382529",
+            "lambda-another-account"
+        )
+    ));
+    // A role of that account is covered by its root.
+    let role = Request {
+        principal: Principal::Aws("arn:aws:iam::592444418872:role/deployer".into()),
+        ..account_pull(
+            "ecr:BatchGetImage",
+            "592444418872",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        )
+    };
+    assert!(allowed(&p, &role));
+    assert!(!allowed(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "111111111111",
+            "eu-central-1",
+            "813835382529",
+            "r"
+        )
+    ));
+}
+
+fn org_policy(org: &str) -> Value {
+    // Seed 002's Organization policy, verbatim but for the placeholder.
+    serde_json::from_str(
+        &r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Condition": {
+        "StringEquals": {
+          "aws:PrincipalOrgId": "<YOUR_ORG_ID>"
+        }
+      },
+      "Action": [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer"
+      ],
+      "Principal": {
+        "AWS": [
+          "*"
+        ]
+      },
+      "Effect": "Allow",
+      "Sid": "CrossAccountPermission"
+    },
+    {
+      "Condition": {
+        "StringEquals": {
+          "aws:SourceOrgId": "<YOUR_ORG_ID>"
+        }
+      },
+      "Action": [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer"
+      ],
+      "Principal": {
+        "Service": [
+          "lambda.amazonaws.com"
+        ]
+      },
+      "Effect": "Allow",
+      "Sid": "LambdaECRImageCrossAccountRetrievalPolicy"
+    }
+  ]
+}"#
+        .replace("<YOUR_ORG_ID>", org),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_organization_policy_allows_members_and_denies_others() {
+    let p = org_policy("o-a1b2c3d4e5");
+    let member = |org: &str| Request {
+        context: Context::new()
+            .with(
+                "aws:SourceArn",
+                "arn:aws:lambda:eu-central-1:222222222222:function:f",
+            )
+            .with("aws:SourceAccount", "222222222222")
+            .with("aws:SourceOrgID", org),
+        ..lambda_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        )
+    };
+    assert!(allowed(&p, &member("o-a1b2c3d4e5")));
+    let v = evaluate(&p, &member("o-zzzzzzzzzz")).unwrap();
+    assert!(!v.allowed());
+    assert!(
+        v.to_string()
+            .contains("aws:SourceOrgId expects o-a1b2c3d4e5 but the request has o-zzzzzzzzzz"),
+        "{v}"
+    );
+    // An account outside any organization has no aws:SourceOrgID at all.
+    let v = evaluate(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        ),
+    )
+    .unwrap();
+    assert!(
+        matches!(&v.misses[1].reason, MissReason::ConditionKeyMissing { key, .. } if key == "aws:SourceOrgId"),
+        "{v}"
+    );
+    let principal = Request {
+        context: Context::new().with("aws:PrincipalOrgID", "o-a1b2c3d4e5"),
+        ..account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        )
+    };
+    assert!(allowed(&p, &principal));
+    // The Organization condition restricts the `*`: no lint for it.
+    assert!(lint(&p, "813835382529").unwrap().is_empty());
+}
+
+#[test]
+fn a_condition_on_the_wrong_key_denies() {
+    // Seed 002's mistake: aws:PrincipalOrgID on the Lambda statement; Lambda's pull carries
+    // aws:SourceOrgID, not aws:PrincipalOrgID.
+    let mut p = org_policy("o-a1b2c3d4e5");
+    p["Statement"][1]["Condition"] =
+        json!({ "StringEquals": { "aws:PrincipalOrgID": "o-a1b2c3d4e5" } });
+    let r = Request {
+        context: Context::new()
+            .with(
+                "aws:SourceArn",
+                "arn:aws:lambda:eu-central-1:222222222222:function:f",
+            )
+            .with("aws:SourceOrgID", "o-a1b2c3d4e5"),
+        ..lambda_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        )
+    };
+    let v = evaluate(&p, &r).unwrap();
+    assert!(!v.allowed());
+    assert!(
+        v.to_string()
+            .contains("needs aws:PrincipalOrgID, which the request does not have"),
+        "{v}"
+    );
+}
+
+#[test]
+fn the_org_paths_policy_uses_for_any_value() {
+    let p: Value = serde_json::from_str(
+        r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Condition": {
+        "ForAnyValue:StringLike": {
+          "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"]
+        }
+      },
+      "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      "Principal": { "AWS": ["*"] },
+      "Effect": "Allow",
+      "Sid": "CrossAccountPermission"
+    },
+    {
+      "Condition": {
+        "ForAnyValue:StringLike": {
+          "aws:SourceOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"]
+        }
+      },
+      "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      "Principal": { "Service": ["lambda.amazonaws.com"] },
+      "Effect": "Allow",
+      "Sid": "LambdaECRImageCrossAccountRetrievalPolicy"
+    }
+  ]
+}"#,
+    )
+    .unwrap();
+    let with_paths = |paths: Vec<&str>| Request {
+        context: Context::new()
+            .with(
+                "aws:SourceArn",
+                "arn:aws:lambda:eu-central-1:222222222222:function:f",
+            )
+            .with_multi(
+                "aws:SourceOrgPaths",
+                paths.into_iter().map(String::from).collect(),
+            ),
+        ..lambda_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "eu-central-1",
+            "813835382529",
+            "r",
+        )
+    };
+    assert!(allowed(
+        &p,
+        &with_paths(vec![
+            "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/"
+        ])
+    ));
+    assert!(!allowed(
+        &p,
+        &with_paths(vec!["o-a1b2c3d4e5/r-ab12/ou-ab12-99999999/"])
+    ));
+    // ForAnyValue on an empty set does not match.
+    assert!(!allowed(&p, &with_paths(vec![])));
+}
+
+/// Seed 003 (re:Post): the cross-account pair for 111111111111 pulling from 222222222222.
+#[test]
+fn the_repost_cross_account_example() {
+    let p = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "CrossAccountPermission", "Effect": "Allow",
+              "Principal": { "AWS": "arn:aws:iam::111111111111:root" },
+              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"] },
+            { "Sid": "LambdaECRImageCrossAccountRetrievalPolicy", "Effect": "Allow",
+              "Principal": { "Service": "lambda.amazonaws.com" },
+              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              "Condition": { "StringLike": { "aws:sourceARN": "arn:aws:lambda:us-east-1:111111111111:function:*" } } }
+        ]
+    });
+    assert!(allowed(
+        &p,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "111111111111",
+            "us-east-1",
+            "222222222222",
+            "hello-repository"
+        )
+    ));
+    assert!(allowed(
+        &p,
+        &account_pull(
+            "ecr:GetDownloadUrlForLayer",
+            "111111111111",
+            "us-east-1",
+            "222222222222",
+            "hello-repository"
+        )
+    ));
+    assert!(!allowed(
+        &p,
+        &lambda_pull(
+            "ecr:PutImage",
+            "111111111111",
+            "us-east-1",
+            "222222222222",
+            "hello-repository"
+        )
+    ));
+}
+
+/// Seed 004: the root-account example and the ECS task-role example.
+#[test]
+fn seed_004_root_and_ecs_role_policies() {
+    let root = json!({"Version": "2012-10-17", "Statement": [{ "Sid": "AllowPull", "Effect": "Allow",
+        "Principal": { "AWS": "arn:aws:iam::222222222222:root" },
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"] }]});
+    // The account may pull, but Lambda's own (service) pull is not allowed: functions break once
+    // they go inactive.
+    assert!(allowed(
+        &root,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "my-ecr-repository"
+        )
+    ));
+    assert!(!allowed(
+        &root,
+        &lambda_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "my-ecr-repository"
+        )
+    ));
+    let ecs = json!({"Version": "2012-10-17", "Statement": [{ "Sid": "AllowPull", "Effect": "Allow",
+        "Principal": { "AWS": "arn:aws:iam::222222222222:role/ecs-task-role" },
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"] }]});
+    // A role principal matches only that role, not the account.
+    assert!(!allowed(
+        &ecs,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "r"
+        )
+    ));
+    let task = Request {
+        principal: Principal::Aws("arn:aws:iam::222222222222:role/ecs-task-role".into()),
+        ..account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "r",
+        )
+    };
+    assert!(allowed(&ecs, &task));
+    // Seed 004's Lambda policy grants SetRepositoryPolicy to Lambda with no condition: flagged.
+    let lambda = json!({"Version": "2012-10-17", "Statement": [{ "Sid": "AllowPull", "Effect": "Allow",
+        "Principal": { "Service": "lambda.amazonaws.com" },
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability",
+                   "ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy"] }]});
+    let kinds: Vec<LintKind> = lint(&lambda, "111111111111")
+        .unwrap()
+        .iter()
+        .map(|l| l.kind)
+        .collect();
+    assert_eq!(kinds, vec![LintKind::ConfusedDeputy, LintKind::WriteAccess]);
+}
+
+// AWS documentation's evaluation rules.
+
+#[test]
+fn an_explicit_deny_beats_an_allow() {
+    let p = json!({"Statement": [
+        {"Sid": "A", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"},
+        {"Sid": "D", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": "ecr:BatchGetImage"}
+    ]});
+    let v = evaluate(
+        &p,
+        &account_pull("ecr:BatchGetImage", "333333333333", "us-east-1", "1", "r"),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny);
+    assert_eq!(v.deciding[0].sid.as_deref(), Some("D"));
+    assert!(allowed(
+        &p,
+        &account_pull(
+            "ecr:GetDownloadUrlForLayer",
+            "333333333333",
+            "us-east-1",
+            "1",
+            "r"
+        )
+    ));
+    let kinds: Vec<LintKind> = lint(&p, "111111111111")
+        .unwrap()
+        .iter()
+        .map(|l| l.kind)
+        .collect();
+    assert_eq!(kinds, vec![LintKind::OpenToEveryone, LintKind::AllActions]);
+}
+
+#[test]
+fn not_principal_and_not_action() {
+    let p = json!({"Statement": [
+        {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "ecr:*"},
+        {"Effect": "Allow", "Principal": "*", "NotAction": "ecr:Delete*"}
+    ]});
+    assert!(allowed(
+        &p,
+        &account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x")
+    ));
+    assert!(!allowed(
+        &p,
+        &account_pull("ecr:DeleteRepository", "222222222222", "r", "1", "x")
+    ));
+    let v = evaluate(
+        &p,
+        &account_pull("ecr:BatchGetImage", "444444444444", "r", "1", "x"),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny);
+}
+
+#[test]
+fn if_exists_matches_an_absent_key_but_checks_a_present_one() {
+    let p = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage",
+        "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "222222222222"}}}]});
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "9", "r", "1", "x")
+    };
+    assert!(allowed(&p, &absent));
+    assert!(allowed(
+        &p,
+        &lambda_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x")
+    ));
+    assert!(!allowed(
+        &p,
+        &lambda_pull("ecr:BatchGetImage", "333333333333", "r", "1", "x")
+    ));
+}
+
+#[test]
+fn for_all_values_on_an_empty_set_matches() {
+    let p = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage",
+        "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}}]});
+    let with = |keys: Vec<&str>| Request {
+        context: Context::new()
+            .with_multi("aws:TagKeys", keys.into_iter().map(String::from).collect()),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    assert!(allowed(&p, &with(vec![])));
+    assert!(allowed(&p, &with(vec!["team"])));
+    assert!(!allowed(&p, &with(vec!["team", "owner"])));
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    assert!(allowed(&p, &absent));
+}
+
+#[test]
+fn numeric_date_bool_null_and_negated_operators() {
+    let ctx = Context::new()
+        .with("ecr:count", "5")
+        .with("aws:CurrentTime", "2026-11-25T12:00:00Z")
+        .with("aws:SecureTransport", "true")
+        .with("aws:SourceAccount", "222222222222");
+    let request = Request {
+        context: ctx,
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    let with = |cond: Value| json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Condition": cond}]});
+    assert!(allowed(
+        &with(json!({"NumericLessThanEquals": {"ecr:count": "5"}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"NumericGreaterThan": {"ecr:count": 5}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"DateLessThan": {"aws:CurrentTime": "2027-01-01T00:00:00Z"}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"DateGreaterThan": {"aws:CurrentTime": "2027-01-01"}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"Bool": {"aws:SecureTransport": true}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"Null": {"aws:PrincipalOrgID": "true"}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"Null": {"aws:SourceAccount": "true"}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"StringNotEquals": {"aws:SourceAccount": ["333333333333", "444444444444"]}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"StringNotEquals": {"aws:SourceAccount": ["222222222222", "444444444444"]}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"StringEqualsIgnoreCase": {"AWS:SOURCEACCOUNT": "222222222222"}})),
+        &request
+    ));
+    assert!(allowed(
+        &with(json!({"ArnLike": {"aws:SourceArn": "arn:aws:lambda:*:*:function:*"}})),
+        &lambda_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    ));
+}
+
+#[test]
+fn string_and_one_element_list_and_account_id_principals_are_the_same() {
+    let a = json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "222222222222"}, "Action": "ecr:BatchGetImage"}});
+    let b = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::222222222222:root"]}, "Action": ["ecr:BatchGetImage"]}]});
+    for p in [a, b] {
+        assert!(allowed(
+            &p,
+            &account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x")
+        ));
+        assert!(
+            allowed(
+                &p,
+                &account_pull("ECR:batchgetimage", "222222222222", "r", "1", "x")
+            ),
+            "actions are case-insensitive"
+        );
+    }
+}
+
+#[test]
+fn malformed_policies_and_variables_are_errors_not_guesses() {
+    assert!(
+        evaluate(
+            &json!({"Version": "2012-10-17"}),
+            &account_pull("a", "2", "r", "1", "x")
+        )
+        .is_err()
+    );
+    let bad_effect = json!({"Statement": [{"Effect": "Permit", "Principal": "*", "Action": "*"}]});
+    assert!(
+        evaluate(&bad_effect, &account_pull("a", "2", "r", "1", "x"))
+            .unwrap_err()
+            .to_string()
+            .contains("Effect")
+    );
+    let var = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*",
+        "Condition": {"StringEquals": {"aws:username": "${aws:username}"}}}]});
+    assert!(
+        evaluate(&var, &account_pull("a", "2", "r", "1", "x"))
+            .unwrap_err()
+            .to_string()
+            .contains("policy variable")
+    );
+    let op = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*",
+        "Condition": {"StringSometimes": {"a": "b"}}}]});
+    assert!(
+        evaluate(&op, &account_pull("a", "2", "r", "1", "x"))
+            .unwrap_err()
+            .to_string()
+            .contains("unknown condition operator")
+    );
+}
+
+#[test]
+fn wildcards() {
+    assert!(wildcard("ecr:Batch*", "ecr:BatchGetImage", true));
+    assert!(wildcard("a?c", "abc", false));
+    assert!(!wildcard("a?c", "abbc", false));
+    assert!(wildcard(
+        "*:function:*",
+        "arn:aws:lambda:r:1:function:f",
+        false
+    ));
+    assert!(!wildcard(
+        "arn:aws:lambda:us-east-1:*",
+        "arn:aws:lambda:eu-west-1:1",
+        false
+    ));
+}
