@@ -108,6 +108,12 @@ enum Command {
     /// Adopt an existing resource into state: function.KEY NAME, repository.KEY NAME,
     /// repository_policy.KEY REPOSITORY-NAME
     Import { address: Address, id: String },
+    /// Preflight: for every function, would Lambda be allowed to pull its image? Explains each no
+    Check {
+        /// Print the verdicts as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the repository policy ferry would write
     Policy {
         /// Repository key (or ECR name)
@@ -229,6 +235,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             } else {
                 print!("{}", render::plan_text(&plan, ctx.out));
             }
+            eprint!("{}", render::warnings_text(&plan.warnings, ctx.err));
             if !plan.errors.is_empty() {
                 eprint!("{}", render::errors_text(&plan.errors, ctx.err));
                 return Ok(ExitCode::FAILURE);
@@ -332,6 +339,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check { json } => check_command(&cli, ctx, *json).await,
         Command::Policy { repository } => {
             let decls = load(&cli)?;
             let desired = &decls.desired;
@@ -379,6 +387,89 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
         }
         Command::State(command) => state_command(&cli, command),
     }
+}
+
+async fn check_command(cli: &Cli, ctx: Ctx, json: bool) -> anyhow::Result<ExitCode> {
+    let (decls, state) = open(cli, "check")?;
+    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    let snapshot = state.snapshot()?;
+    let observed = refresh::refresh(&cloud, &decls.desired, &snapshot)
+        .await
+        .context("refreshing live state failed")?;
+    let live: std::collections::BTreeMap<String, Option<String>> = decls
+        .desired
+        .repositories
+        .values()
+        .map(|r| {
+            let p = observed
+                .policies
+                .get(&(r.target.clone(), r.name.clone()))
+                .cloned()
+                .flatten();
+            (r.key.clone(), p)
+        })
+        .collect();
+    let verdicts = crate::check::check_all(&decls.desired, &live);
+    let warnings = crate::check::policy_warnings(&decls.desired, &live);
+    let denied = verdicts.iter().filter(|v| !v.allowed).count();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "functions": verdicts,
+                "warnings": warnings,
+                "denied": denied,
+            }))?
+        );
+    } else {
+        let bold = anstyle::Style::new().bold();
+        let green = bold.fg_color(Some(anstyle::AnsiColor::Green.into()));
+        let red = bold.fg_color(Some(anstyle::AnsiColor::Red.into()));
+        for v in &verdicts {
+            let source = match v.policy {
+                crate::check::PolicySource::AfterPlan => "the policy ferry will write",
+                crate::check::PolicySource::Live => "the live policy (manage_policy = false)",
+                crate::check::PolicySource::None => "no policy",
+            };
+            println!(
+                "{} {} ({}, {}) pulling from {}, judged against {source}",
+                if v.allowed {
+                    ctx.out.paint(green, "allowed")
+                } else {
+                    ctx.out.paint(red, "DENIED ")
+                },
+                ctx.out.paint(bold, &v.function.to_string()),
+                v.account_id,
+                v.region,
+                v.repository
+            );
+            for c in &v.checks {
+                println!(
+                    "    {} {}: {}",
+                    if c.allowed { "ok  " } else { "NO  " },
+                    c.requester,
+                    c.explanation
+                );
+            }
+            if let Some(hint) = &v.hint {
+                println!("    hint: {}", hint.replace('\n', "\n          "));
+            }
+        }
+        if verdicts.is_empty() {
+            println!("No functions are declared.");
+        }
+        for w in &warnings {
+            eprintln!(
+                "warning: {}: {}\n  hint: {}",
+                w.repository, w.message, w.hint
+            );
+        }
+    }
+    if denied > 0 {
+        eprintln!("error: {denied} function(s) would be denied; nothing was changed");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
@@ -563,6 +654,7 @@ async fn execute(
     options: &apply::Options,
     verb: Verb,
 ) -> anyhow::Result<ExitCode> {
+    eprint!("{}", render::warnings_text(&plan.warnings, ctx.err));
     if !plan.errors.is_empty() {
         eprint!("{}", render::errors_text(&plan.errors, ctx.err));
         bail!("the plan has errors; nothing was changed");

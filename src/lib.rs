@@ -8,6 +8,7 @@
 //! [`render`] (text) → [`apply`] (executor) → [`cli`] (clap only, the one place `anyhow` lives).
 
 pub mod apply;
+pub mod check;
 pub mod cli;
 pub mod cloud;
 pub mod declarations;

@@ -156,6 +156,9 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     pub steps: Vec<Step>,
     pub errors: Vec<PlanError>,
+    /// Problems that do not stop the plan: lint of policies ferry does not write itself.
+    #[serde(default)]
+    pub warnings: Vec<PlanError>,
     /// Managed resources that are already as declared.
     pub unchanged: Vec<Address>,
     /// When not empty, the plan was restricted to these addresses and what they depend on.
@@ -269,9 +272,37 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         drift: drift(state, observed),
         steps: order(drafts),
         errors,
+        warnings: warnings(desired, observed),
         unchanged,
         targets: Vec::new(),
     }
+}
+
+/// The live policy text of each declared repository, by key.
+fn live_policies(desired: &Desired, observed: &Observed) -> BTreeMap<String, Option<String>> {
+    desired
+        .repositories
+        .values()
+        .map(|r| {
+            let live = observed
+                .policies
+                .get(&(r.target.clone(), r.name.clone()))
+                .cloned()
+                .flatten();
+            (r.key.clone(), live)
+        })
+        .collect()
+}
+
+fn warnings(desired: &Desired, observed: &Observed) -> Vec<PlanError> {
+    crate::check::policy_warnings(desired, &live_policies(desired, observed))
+        .into_iter()
+        .map(|w| PlanError {
+            address: w.repository,
+            message: w.message,
+            hint: w.hint,
+        })
+        .collect()
 }
 
 /// Restricts a plan to `targets` and the steps they depend on, as Terraform's `-target` does.
@@ -906,6 +937,47 @@ impl Planner<'_> {
         let live = self.observed.functions.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
         let sensitive = &f.sensitive_environment;
+        // Refuse to create or repoint a function Lambda would not be allowed to pull for.
+        let repoints = live
+            .as_ref()
+            .is_none_or(|l| l.config.image_uri != config.image_uri);
+        if repoints {
+            let live_policy = self
+                .observed
+                .policies
+                .get(&(repo.target.clone(), repo.name.clone()))
+                .cloned()
+                .flatten();
+            let (policy, source) =
+                crate::check::policy_in_effect(self.desired, repo, live_policy.as_deref());
+            let access =
+                crate::check::function_access(self.desired, f, repo, policy.as_ref(), source);
+            if !access.allowed {
+                let why: Vec<String> = access
+                    .checks
+                    .iter()
+                    .filter(|c| !c.allowed)
+                    .map(|c| format!("{}: {}", c.requester, c.explanation))
+                    .collect();
+                self.errors.push(PlanError {
+                    address,
+                    message: format!(
+                        "Lambda would not be allowed to pull the image of function `{}` from repository `{}` \
+                         ({}), so CreateFunction would fail with AccessDeniedException: {}",
+                        f.name,
+                        repo.name,
+                        match source {
+                            crate::check::PolicySource::Live => "its live policy, which ferry does not manage",
+                            crate::check::PolicySource::AfterPlan => "the policy this plan writes",
+                            crate::check::PolicySource::None => "it has no policy",
+                        },
+                        why.join("; ")
+                    ),
+                    hint: access.hint.unwrap_or_default(),
+                });
+                return;
+            }
+        }
         if let Some(Record::Function {
             target: old_target,
             config: old,

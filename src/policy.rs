@@ -108,7 +108,24 @@ fn glob_prefix_match(pattern: &str, path: &str) -> bool {
 
 /// The policy ferry would write for `repo`, or `None` when nothing would be in it.
 pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>, PolicyError> {
-    let c = consumers(desired, repo);
+    let mut statements = managed_statements(repo, &consumers(desired, repo));
+    statements.extend(repo.extra_statements.iter().cloned());
+    if statements.is_empty() {
+        return Ok(None);
+    }
+    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
+    let size = to_text(&policy).chars().count();
+    if size > MAX_POLICY_CHARS {
+        return Err(PolicyError::TooLarge {
+            repository: repo.name.clone(),
+            size,
+        });
+    }
+    Ok(Some(policy))
+}
+
+/// The statements ferry manages for these consumers of `repo`, in their fixed order.
+pub fn managed_statements(repo: &Repository, c: &Consumers) -> Vec<Value> {
     let region = &repo.target.region;
     let lambda_arn = |account: &str| format!("arn:aws:lambda:{region}:{account}:function:*");
     let mut statements: Vec<Value> = Vec::new();
@@ -119,17 +136,18 @@ pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>,
             json!({ "StringLike": { "aws:sourceArn": lambda_arn(&repo.target.account_id) } }),
         ));
     }
+    // The first kind of share takes the contract's Sids; later kinds get their own.
     let mut base_sids_used = false;
-    let mut sids = |base: (&'static str, &'static str), alt: (&'static str, &'static str)| {
+    let mut sids = |alt: (&'static str, &'static str)| {
         if base_sids_used {
             alt
         } else {
             base_sids_used = true;
-            base
+            (SID_ACCOUNTS, SID_ACCOUNTS_LAMBDA)
         }
     };
     if !c.accounts.is_empty() {
-        let (sid, lambda_sid) = sids((SID_ACCOUNTS, SID_ACCOUNTS_LAMBDA), ("", ""));
+        let (sid, lambda_sid) = sids((SID_ACCOUNTS, SID_ACCOUNTS_LAMBDA));
         let roots: Vec<String> = c
             .accounts
             .iter()
@@ -144,10 +162,7 @@ pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>,
         ));
     }
     if let Some(org) = &c.organization {
-        let (sid, lambda_sid) = sids(
-            (SID_ACCOUNTS, SID_ACCOUNTS_LAMBDA),
-            (SID_ORG, SID_ORG_LAMBDA),
-        );
+        let (sid, lambda_sid) = sids((SID_ORG, SID_ORG_LAMBDA));
         statements.push(statement(
             sid,
             json!({ "AWS": "*" }),
@@ -160,10 +175,7 @@ pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>,
         ));
     }
     if !c.org_paths.is_empty() {
-        let (sid, lambda_sid) = sids(
-            (SID_ACCOUNTS, SID_ACCOUNTS_LAMBDA),
-            (SID_PATHS, SID_PATHS_LAMBDA),
-        );
+        let (sid, lambda_sid) = sids((SID_PATHS, SID_PATHS_LAMBDA));
         let paths: Vec<&String> = c.org_paths.iter().collect();
         statements.push(statement(
             sid,
@@ -176,19 +188,7 @@ pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>,
             json!({ "ForAnyValue:StringLike": { "aws:SourceOrgPaths": paths } }),
         ));
     }
-    statements.extend(repo.extra_statements.iter().cloned());
-    if statements.is_empty() {
-        return Ok(None);
-    }
-    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
-    let size = to_text(&policy).chars().count();
-    if size > MAX_POLICY_CHARS {
-        return Err(PolicyError::TooLarge {
-            repository: repo.name.clone(),
-            size,
-        });
-    }
-    Ok(Some(policy))
+    statements
 }
 
 fn statement(sid: &str, principal: Value, condition: Value) -> Value {

@@ -335,6 +335,30 @@ fn json_diff(out: &mut String, before: &str, after: &str, p: Painter) {
     }
 }
 
+/// Plan warnings, for stderr.
+pub fn warnings_text(warnings: &[PlanError], p: Painter) -> String {
+    let mut out = String::new();
+    for w in warnings {
+        let _ = writeln!(
+            out,
+            "{} {}: {}",
+            p.paint(
+                Style::new().bold().fg_color(Some(AnsiColor::Yellow.into())),
+                "warning:"
+            ),
+            w.address,
+            w.message
+        );
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            p.paint(Style::new().bold(), "hint:"),
+            w.hint
+        );
+    }
+    out
+}
+
 /// Plan errors, for stderr.
 pub fn errors_text(errors: &[PlanError], p: Painter) -> String {
     let mut out = String::new();
@@ -406,6 +430,11 @@ pub fn plan_json(plan: &Plan) -> Value {
             "after": changes_object(&s.changes, false),
         })).collect::<Vec<_>>(),
         "errors": plan.errors.iter().map(|e| serde_json::json!({
+            "address": e.address.to_string(),
+            "message": e.message,
+            "hint": e.hint,
+        })).collect::<Vec<_>>(),
+        "warnings": plan.warnings.iter().map(|e| serde_json::json!({
             "address": e.address.to_string(),
             "message": e.message,
             "hint": e.hint,
