@@ -115,7 +115,10 @@ impl Run {
 pub struct World {
     pub moto: Option<Moto>,
     pub dir: tempfile::TempDir,
+    /// Where ferry's requests go (moto, or a fault proxy in front of it).
     endpoint: String,
+    /// Where the independent client's requests go (always moto itself).
+    admin_endpoint: String,
 }
 
 impl World {
@@ -125,16 +128,31 @@ impl World {
         World {
             moto: Some(moto),
             dir: tempfile::tempdir().expect("temp dir"),
+            admin_endpoint: endpoint.clone(),
             endpoint,
         }
     }
 
+    /// Sends ferry's requests through `url` (a fault proxy); the independent client still
+    /// talks to moto directly.
+    pub fn route_ferry_through(&mut self, url: String) {
+        self.endpoint = url;
+    }
+
+    /// moto's address, for a proxy to forward to.
+    pub fn moto_addr(&self) -> std::net::SocketAddr {
+        let port = self.moto.as_ref().expect("a world with moto").port;
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     /// A world with no emulator: the endpoint is a closed port, so any AWS call fails.
     pub fn offline() -> World {
+        let endpoint = format!("http://127.0.0.1:{}", free_port());
         World {
             moto: None,
             dir: tempfile::tempdir().expect("temp dir"),
-            endpoint: format!("http://127.0.0.1:{}", free_port()),
+            admin_endpoint: endpoint.clone(),
+            endpoint,
         }
     }
 
@@ -151,6 +169,10 @@ impl World {
     }
 
     fn env(&self, cmd: &mut Command) {
+        self.env_to(cmd, &self.endpoint);
+    }
+
+    fn env_to(&self, cmd: &mut Command, endpoint: &str) {
         // Empty AWS config files: only the variables below count.
         for f in ["no-aws-config", "no-aws-credentials"] {
             if !self.path(f).exists() {
@@ -158,7 +180,7 @@ impl World {
             }
         }
         cmd.current_dir(self.dir.path())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -236,7 +258,7 @@ impl World {
     /// Runs scripts/moto_admin.py (boto3) inside `account`; returns its JSON answer.
     pub fn admin(&self, command: &str, account: &str, args: &[&str]) -> serde_json::Value {
         let mut cmd = Command::new(venv().join("bin/python"));
-        self.env(&mut cmd);
+        self.env_to(&mut cmd, &self.admin_endpoint);
         cmd.arg(repo_root().join("scripts/moto_admin.py"))
             .arg(command)
             .arg(account)

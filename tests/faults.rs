@@ -1,0 +1,247 @@
+//! Faults moto cannot produce, injected by the proxy in tests/support/faults.rs with AWS's real
+//! error responses: throttling and 5xx storms, the ECR AccessDenied of CreateFunction that clears
+//! or persists, and a kill while each kind of mutating call is in flight.
+
+#[path = "support/faults.rs"]
+mod faults;
+mod support;
+
+use faults::{Fault, Match, Proxy, Rule};
+use serde_json::{Value, json};
+use support::{PROD, REGISTRY, STAGING, World, declarations_head, function};
+
+fn head() -> String {
+    format!(
+        "{}\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
+        declarations_head("faults")
+    )
+}
+
+/// hello with an image and api-prod applied, then ferry routed through a fresh proxy.
+fn world_with_proxy() -> (World, Proxy) {
+    let mut w = World::new();
+    for id in [PROD, STAGING] {
+        w.admin("role", id, &["LambdaRole"]);
+    }
+    let repo_only = head().replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
+    w.write("ferry.toml", &repo_only);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}",
+            head(),
+            function("api-prod", "prod", PROD, "hello", "LambdaRole")
+        ),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let proxy = Proxy::start(w.moto_addr());
+    w.route_ferry_through(proxy.url());
+    (w, proxy)
+}
+
+/// The next apply: a new repository, a policy change, an updated and a created function.
+fn next_declarations() -> String {
+    format!(
+        "{}\n[repositories.extra]\nregistry = \"central\"\n{}memory_mb = 256\n{}",
+        head(),
+        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
+        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+    )
+}
+
+fn cloud(w: &World) -> Value {
+    json!({
+        "repos": w.admin("repos", REGISTRY, &[]),
+        "policy": w.admin("policy", REGISTRY, &["hello"]),
+        "prod": w.admin("functions", PROD, &[]),
+        "staging": w.admin("functions", STAGING, &[]),
+    })
+}
+
+#[test]
+fn throttling_and_server_errors_do_not_surface() {
+    let (w, proxy) = world_with_proxy();
+    for (service, seed) in [("ecr", 7), ("lambda", 11)] {
+        let throttled = if service == "ecr" {
+            Fault::ecr_throttled()
+        } else {
+            Fault::lambda_throttled()
+        };
+        proxy.add_rule(Rule::new(
+            Match::service(service).percent(20, seed),
+            throttled,
+        ));
+        proxy.add_rule(Rule::new(
+            Match::service(service).percent(5, seed + 100),
+            Fault::internal_error(service),
+        ));
+    }
+    // A larger apply: eight more functions, so that the storm hits a few dozen calls.
+    let mut text = next_declarations();
+    for i in 0..8 {
+        let (account, id) = if i % 2 == 0 {
+            ("prod", PROD)
+        } else {
+            ("staging", STAGING)
+        };
+        text.push_str(&function(
+            &format!("worker-{i}"),
+            account,
+            id,
+            "hello",
+            "LambdaRole",
+        ));
+    }
+    w.write("ferry.toml", &text);
+    let run = w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Apply complete! Resources: 10 added, 2 changed, 0 destroyed."),
+        "{}",
+        run.stdout
+    );
+    let calls = proxy.calls();
+    let faults = |code: &str| {
+        calls
+            .iter()
+            .filter(|c| c.injected.as_deref().is_some_and(|i| i.contains(code)))
+            .count()
+    };
+    let throttled = faults("ThrottlingException") + faults("TooManyRequestsException");
+    let errors = faults("ServerException") + faults("ServiceException");
+    assert!(
+        throttled >= 3 && errors >= 1,
+        "the storm must really have happened: {throttled} throttled and {errors} 5xx in {} calls",
+        calls.len()
+    );
+    assert_eq!(
+        w.admin("functions", STAGING, &[])
+            .as_object()
+            .unwrap()
+            .len(),
+        5
+    );
+    proxy.clear_rules();
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn an_ecr_access_denied_that_clears_after_two_attempts_is_retried() {
+    let (w, proxy) = world_with_proxy();
+    proxy.add_rule(
+        Rule::new(
+            Match::operation("lambda", "CreateFunction"),
+            Fault::lambda_ecr_access_denied(),
+        )
+        .times(2),
+    );
+    w.write("ferry.toml", &next_declarations());
+    let run = w.ferry(&["apply", "--auto-approve", "-v"]).expect(0);
+    assert!(
+        run.stderr
+            .contains("Lambda does not have permission to access the ECR image"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("retrying in"), "{}", run.stderr);
+    assert_eq!(proxy.count("CreateFunction"), 3);
+    assert!(w.admin("functions", STAGING, &[])["api-staging"].is_object());
+}
+
+#[test]
+fn an_ecr_access_denied_that_persists_rolls_everything_back() {
+    let (w, proxy) = world_with_proxy();
+    proxy.add_rule(Rule::new(
+        Match::operation("lambda", "CreateFunction"),
+        Fault::lambda_ecr_access_denied(),
+    ));
+    let before = cloud(&w);
+    w.write("ferry.toml", &next_declarations());
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--propagation-timeout", "2"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("apply failed and was rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("AccessDeniedException: Lambda does not have permission to access the ECR image. Check the ECR permissions."),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        proxy.count("CreateFunction") > 1,
+        "retried before giving up"
+    );
+    assert_eq!(cloud(&w), before);
+    // Nothing left to undo next time either.
+    proxy.clear_rules();
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to add, 2 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
+    for (service, operation) in [
+        ("ecr", "CreateRepository"),
+        ("ecr", "SetRepositoryPolicy"),
+        ("lambda", "UpdateFunctionConfiguration"),
+        ("lambda", "CreateFunction"),
+    ] {
+        let (w, proxy) = world_with_proxy();
+        proxy.add_rule(Rule::new(Match::operation(service, operation), Fault::Hang));
+        w.write("ferry.toml", &next_declarations());
+        let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while proxy.count(operation) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{operation} never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        proxy.clear_rules();
+        let plan = w.ferry(&["plan"]).expect(0);
+        assert!(
+            plan.stderr.contains("the previous apply was interrupted"),
+            "{operation}: {}",
+            plan.stderr
+        );
+        w.ferry(&["apply", "--auto-approve"]).expect(0);
+        w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+        // Exactly what is declared, nothing leaked.
+        let c = cloud(&w);
+        let mut repos: Vec<&String> = c["repos"].as_object().unwrap().keys().collect();
+        repos.sort();
+        assert_eq!(repos, vec!["extra", "hello"], "{operation}");
+        assert_eq!(
+            c["prod"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            vec!["api-prod"],
+            "{operation}"
+        );
+        assert_eq!(
+            c["staging"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            vec!["api-staging"],
+            "{operation}"
+        );
+        assert_eq!(
+            c["policy"]["Statement"][0]["Principal"]["AWS"],
+            json!([
+                format!("arn:aws:iam::{PROD}:root"),
+                format!("arn:aws:iam::{STAGING}:root")
+            ]),
+            "{operation}"
+        );
+        assert_eq!(c["prod"]["api-prod"]["MemorySize"], 256, "{operation}");
+    }
+}
