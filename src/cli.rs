@@ -124,6 +124,11 @@ enum Command {
     /// Read and edit the state
     #[command(subcommand)]
     State(StateCommand),
+    /// Remove the record of a state lock whose holder is gone (a running holder is refused)
+    ForceUnlock {
+        /// The lock id, as the "in use" error names it
+        lock_id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -386,6 +391,13 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::State(command) => state_command(&cli, command),
+        Command::ForceUnlock { lock_id } => {
+            println!(
+                "{}",
+                crate::state::sled_store::force_unlock(&cli.state, lock_id)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -535,7 +547,16 @@ fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
             {
                 std::thread::sleep(Duration::from_millis(250));
             }
-            other => return Ok(other?),
+            other => {
+                let state = other?;
+                if let Some(stale) = &state.stale_holder {
+                    eprintln!(
+                        "warning: the previous holder of this state ended without releasing it ({stale}); \
+                         it was probably killed. Its lock ended with it."
+                    );
+                }
+                return Ok(state);
+            }
         }
     }
 }

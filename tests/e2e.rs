@@ -425,3 +425,66 @@ fn a_second_process_on_the_same_state_is_told_who_holds_it() {
         run.stderr
     );
 }
+
+#[test]
+fn every_example_validates_and_prints_its_policy_offline() {
+    let w = World::offline();
+    let root = support::repo_root();
+    for (example, repository, sid) in [
+        (
+            "examples/same-account",
+            "lambda-same-account",
+            "LambdaECRImageRetrievalPolicy",
+        ),
+        (
+            "examples/cross-account",
+            "hello",
+            "LambdaECRImageCrossAccountRetrievalPolicy",
+        ),
+        (
+            "examples/organization",
+            "lambda-aws-organizations",
+            "CrossAccountPermission",
+        ),
+    ] {
+        let path = root.join(example);
+        let path = path.to_str().unwrap();
+        let run = w.ferry(&["-c", path, "validate"]).expect(0);
+        assert!(
+            run.stdout.contains("The declarations are valid"),
+            "{example}: {}",
+            run.stdout
+        );
+        let policy = w.ferry(&["-c", path, "policy", repository]).expect(0);
+        let v: Value = serde_json::from_str(&policy.stdout)
+            .unwrap_or_else(|e| panic!("{example}: {e}: {}", policy.stdout));
+        assert!(
+            statements(&v).iter().any(|s| s["Sid"] == sid),
+            "{example}: {v:#}"
+        );
+    }
+    // The Organization example's policy is the contract's: org conditions, no per-account principals.
+    let org = root.join("examples/organization");
+    let policy = w
+        .ferry(&[
+            "-c",
+            org.to_str().unwrap(),
+            "policy",
+            "lambda-aws-organizations",
+        ])
+        .expect(0);
+    let v: Value = serde_json::from_str(&policy.stdout).unwrap();
+    assert_eq!(statements(&v).len(), 2, "{v:#}");
+    assert_eq!(
+        sid(&statements(&v), "CrossAccountPermission")["Condition"]["StringEquals"]["aws:PrincipalOrgID"],
+        "o-a1b2c3d4e5"
+    );
+    let unknown = w
+        .ferry(&["-c", org.to_str().unwrap(), "policy", "nope"])
+        .expect(1);
+    assert!(
+        unknown.stderr.contains("repository `nope` is not declared"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -245,3 +245,25 @@ fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
         assert_eq!(c["prod"]["api-prod"]["MemorySize"], 256, "{operation}");
     }
 }
+
+#[test]
+fn reset_connections_and_slow_answers_are_survived() {
+    let (w, proxy) = world_with_proxy();
+    // The first two calls of each kind below lose their connection; every ECR call is slow.
+    proxy.add_rule(Rule::new(Match::operation("lambda", "GetFunction"), Fault::Reset).times(2));
+    proxy.add_rule(Rule::new(Match::operation("ecr", "SetRepositoryPolicy"), Fault::Reset).times(2));
+    proxy.add_rule(Rule::new(
+        Match::service("ecr"),
+        Fault::Latency(std::time::Duration::from_millis(150)),
+    ));
+    w.write("ferry.toml", &next_declarations());
+    let run = w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert!(run.stdout.contains("Apply complete!"), "{}", run.stdout);
+    let resets = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.injected.as_deref() == Some("Reset"))
+        .count();
+    assert_eq!(resets, 4, "{:?}", proxy.calls());
+    assert!(w.admin("policy", REGISTRY, &["hello"]).to_string().contains(STAGING));
+}

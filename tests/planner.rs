@@ -708,3 +708,99 @@ async fn an_undo_that_fails_keeps_what_it_depends_on_and_says_so() {
         "{recorded:?}"
     );
 }
+
+#[tokio::test]
+async fn a_policy_without_consumers_is_deleted_not_written_empty() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    assert_eq!(cloud.snapshot().policies.len(), 1);
+    let d = desired(BASE);
+    let p = plan(&cloud, &d, &state).await;
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Delete function.hello-world",
+            "1 Delete repository_policy.hello"
+        ]
+    );
+    apply_all(&cloud, &d, &state).await;
+    assert!(cloud.snapshot().policies.is_empty());
+    assert!(plan(&cloud, &d, &state).await.steps.is_empty());
+}
+
+#[tokio::test]
+async fn functions_and_policies_are_imported_by_name_and_by_repository() {
+    use ferry::cloud::Cloud;
+    use ferry::model::Address;
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let prod = Target {
+        account: "prod".into(),
+        account_id: "222222222222".into(),
+        region: "us-east-1".into(),
+    };
+    let existing = ferry::cloud::FunctionConfig {
+        name: "hello-world".into(),
+        image_uri: format!("111111111111.dkr.ecr.us-east-1.amazonaws.com/hello@{DIGEST_1}"),
+        role: "arn:aws:iam::222222222222:role/LambdaRole".into(),
+        architecture: "x86_64".into(),
+        memory_mb: 512,
+        timeout_s: 3,
+        description: String::new(),
+        environment: Default::default(),
+        tags: Default::default(),
+    };
+    cloud.create_function(&prod, &existing).await.unwrap();
+    cloud
+        .put_repository_policy(&registry(), "hello", r#"{"Statement":[]}"#)
+        .await
+        .unwrap();
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let snap = state.snapshot().unwrap();
+    let function: Address = "function.hello-world".parse().unwrap();
+    let record = ferry::import::read(&d, &snap, &cloud, &function, "hello-world")
+        .await
+        .unwrap();
+    state.put(&function, &record).unwrap();
+    let policy: Address = "repository_policy.hello".parse().unwrap();
+    let record = ferry::import::read(&d, &snap, &cloud, &policy, "hello")
+        .await
+        .unwrap();
+    state.put(&policy, &record).unwrap();
+    // Imported: the plan now updates them to the declaration instead of refusing.
+    let p = plan(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Update repository_policy.hello",
+            "1 Update function.hello-world"
+        ]
+    );
+    let changed: Vec<&str> = p.steps[1]
+        .changes
+        .iter()
+        .map(|c| c.attribute.as_str())
+        .collect();
+    assert_eq!(changed, vec!["memory_mb", "tags"]);
+    // Wrong names and repeated imports are refused with a reason.
+    let snap = state.snapshot().unwrap();
+    let again = ferry::import::read(&d, &snap, &cloud, &function, "hello-world")
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("already in the state"),
+        "{again}"
+    );
+    let repo: Address = "repository.hello".parse().unwrap();
+    let other = ferry::import::read(&d, &Snapshot::default(), &cloud, &repo, "other")
+        .await
+        .unwrap_err();
+    assert!(
+        other.to_string().contains("declared with the name `hello`"),
+        "{other}"
+    );
+}

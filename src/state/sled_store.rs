@@ -12,6 +12,11 @@ use sled::Transactional;
 use std::path::{Path, PathBuf};
 
 pub struct SledState {
+    /// The record of a previous holder that ended without removing it (it was killed): its
+    /// lock died with it, and this process took over.
+    pub stale_holder: Option<String>,
+    /// This process's lock id, as `force-unlock` takes it.
+    pub lock_id: String,
     dir: PathBuf,
     db: sled::Db,
     meta: sled::Tree,
@@ -64,7 +69,10 @@ impl SledState {
                 lineage
             }
         };
+        let stale_holder = read_holder(dir).map(|h| describe_holder(&h));
+        let lock_id = new_lineage(dir)[..13].replace('-', "");
         let holder = serde_json::json!({
+            "lock_id": lock_id,
             "pid": std::process::id(),
             "user": std::env::var("USER").unwrap_or_default(),
             "host": hostname(),
@@ -77,6 +85,8 @@ impl SledState {
         // Best effort: the lock itself is sled's; this file only names the holder.
         let _ = std::fs::write(dir.join(HOLDER_FILE), holder.to_string());
         Ok(SledState {
+            stale_holder,
+            lock_id,
             dir: dir.to_path_buf(),
             db,
             meta,
@@ -215,25 +225,76 @@ fn open_error(dir: &Path, e: sled::Error) -> StateError {
             || io.raw_os_error() == Some(11)
             || io.to_string().contains("could not acquire lock"))
     {
-        let holder = std::fs::read_to_string(dir.join(HOLDER_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .map(|h| {
-                format!(
-                    "pid {} of {}@{}, running `ferry {}` since unix time {}",
-                    h["pid"],
-                    h["user"].as_str().unwrap_or("?"),
-                    h["host"].as_str().unwrap_or("?"),
-                    h["operation"].as_str().unwrap_or("?"),
-                    h["started"]
-                )
-            })
+        let holder = read_holder(dir)
+            .map(|h| describe_holder(&h))
             .unwrap_or_else(|| "holder unknown".to_string());
         return StateError::Locked { dir: shown, holder };
     }
     StateError::Open {
         dir: shown,
         message: e.to_string(),
+    }
+}
+
+fn read_holder(dir: &Path) -> Option<serde_json::Value> {
+    std::fs::read_to_string(dir.join(HOLDER_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn describe_holder(h: &serde_json::Value) -> String {
+    format!(
+        "lock id {}, pid {} of {}@{}, running `ferry {}` since unix time {}",
+        h["lock_id"].as_str().unwrap_or("?"),
+        h["pid"],
+        h["user"].as_str().unwrap_or("?"),
+        h["host"].as_str().unwrap_or("?"),
+        h["operation"].as_str().unwrap_or("?"),
+        h["started"]
+    )
+}
+
+/// `ferry force-unlock LOCK_ID`. ferry's lock is the database's own file lock, which the
+/// operating system releases when its holder ends, so there is never a dead lock to break: a
+/// live holder is refused (stop that process instead), and a leftover record of a dead one is
+/// removed.
+pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
+    let shown = dir.display().to_string();
+    let Some(holder) = read_holder(dir) else {
+        return Err(StateError::Open {
+            dir: shown,
+            message: "the state is not locked".into(),
+        });
+    };
+    if holder["lock_id"].as_str() != Some(lock_id) {
+        return Err(StateError::Open {
+            dir: shown,
+            message: format!(
+                "no lock has the id {lock_id}; the recorded holder is {}",
+                describe_holder(&holder)
+            ),
+        });
+    }
+    match sled::Config::new().path(dir.join("db")).open() {
+        Ok(_) => {
+            std::fs::remove_file(dir.join(HOLDER_FILE))
+                .map_err(|e| StateError::Write(e.to_string()))?;
+            Ok(format!(
+                "The lock {lock_id} belonged to a process that is gone ({}); its record is removed. \
+                 Run `ferry plan`: it reports what that process left unfinished.",
+                describe_holder(&holder)
+            ))
+        }
+        Err(e) => match open_error(dir, e) {
+            StateError::Locked { holder, .. } => Err(StateError::Open {
+                dir: shown,
+                message: format!(
+                    "the lock is held by a running process ({holder}); it is the database's file lock, which ends \
+                     with that process: stop the process instead of forcing the lock"
+                ),
+            }),
+            other => Err(other),
+        },
     }
 }
 
@@ -434,5 +495,43 @@ mod tests {
         assert_eq!(interruption(&s.journal().unwrap()), None);
         s.journal_clear().unwrap();
         assert!(s.journal().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_dead_holder_is_noticed_and_its_record_can_be_removed_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        // A holder record left behind by a process that was killed.
+        std::fs::create_dir_all(dir.path()).unwrap();
+        let dead = serde_json::json!({"lock_id": "deadbeef0001", "pid": 999999, "user": "ci",
+            "host": "runner", "operation": "apply", "started": 1});
+        std::fs::write(dir.path().join(HOLDER_FILE), dead.to_string()).unwrap();
+        let err = force_unlock(dir.path(), "wrong").unwrap_err();
+        assert!(
+            err.to_string().contains("no lock has the id wrong"),
+            "{err}"
+        );
+        let said = force_unlock(dir.path(), "deadbeef0001").unwrap();
+        assert!(
+            said.contains("belonged to a process that is gone"),
+            "{said}"
+        );
+        assert!(
+            force_unlock(dir.path(), "deadbeef0001").is_err(),
+            "nothing left to unlock"
+        );
+        // Opening over a stale record says so.
+        std::fs::write(dir.path().join(HOLDER_FILE), dead.to_string()).unwrap();
+        let s = SledState::open(dir.path(), "plan").unwrap();
+        assert!(
+            s.stale_holder.as_deref().unwrap().contains("pid 999999"),
+            "{:?}",
+            s.stale_holder
+        );
+        // A live holder is not forced.
+        let err = force_unlock(dir.path(), &s.lock_id).unwrap_err();
+        assert!(
+            err.to_string().contains("held by a running process"),
+            "{err}"
+        );
     }
 }
