@@ -251,7 +251,8 @@ fn reset_connections_and_slow_answers_are_survived() {
     let (w, proxy) = world_with_proxy();
     // The first two calls of each kind below lose their connection; every ECR call is slow.
     proxy.add_rule(Rule::new(Match::operation("lambda", "GetFunction"), Fault::Reset).times(2));
-    proxy.add_rule(Rule::new(Match::operation("ecr", "SetRepositoryPolicy"), Fault::Reset).times(2));
+    proxy
+        .add_rule(Rule::new(Match::operation("ecr", "SetRepositoryPolicy"), Fault::Reset).times(2));
     proxy.add_rule(Rule::new(
         Match::service("ecr"),
         Fault::Latency(std::time::Duration::from_millis(150)),
@@ -265,5 +266,9 @@ fn reset_connections_and_slow_answers_are_survived() {
         .filter(|c| c.injected.as_deref() == Some("Reset"))
         .count();
     assert_eq!(resets, 4, "{:?}", proxy.calls());
-    assert!(w.admin("policy", REGISTRY, &["hello"]).to_string().contains(STAGING));
+    assert!(
+        w.admin("policy", REGISTRY, &["hello"])
+            .to_string()
+            .contains(STAGING)
+    );
 }
