@@ -488,3 +488,35 @@ fn every_example_validates_and_prints_its_policy_offline() {
         unknown.stderr
     );
 }
+
+#[test]
+fn an_image_declared_by_digest_is_checked_and_deployed_as_is() {
+    let (w, digest) = cross_account_world();
+    w.write(
+        "decl/functions.toml",
+        &format!(
+            "[images.hello]\nrepository = \"hello\"\ndigest = \"{digest}\"\n{}",
+            function("hello-world", "prod", PROD, "hello", "LambdaRole")
+        ),
+    );
+    w.ferry(&["-c", "decl", "apply", "--auto-approve"])
+        .expect(0);
+    let f = &w.admin("functions", PROD, &[])["hello-world"];
+    assert!(f["ImageUri"].as_str().unwrap().ends_with(&digest), "{f}");
+    // A digest that is not in the repository is a plan error, like a missing tag.
+    let missing = format!("sha256:{}", "0".repeat(64));
+    w.write(
+        "decl/functions.toml",
+        &format!(
+            "[images.hello]\nrepository = \"hello\"\ndigest = \"{missing}\"\n{}",
+            function("hello-world", "prod", PROD, "hello", "LambdaRole")
+        ),
+    );
+    let run = w.ferry(&["-c", "decl", "plan"]).expect(1);
+    assert!(
+        run.stderr
+            .contains(&format!("digest `{missing}` not found")),
+        "{}",
+        run.stderr
+    );
+}

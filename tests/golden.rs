@@ -135,6 +135,29 @@ fn extra_statement_sid_clash() {
     insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
 }
 
+const NO_REGION: &str = "[project]\nname = \"p\"\n\n[accounts.a]\nid = \"111111111111\"\n\n[registries.central]\naccount = \"a\"\n";
+
+#[test]
+fn a_registry_without_any_region() {
+    insta::assert_snapshot!(errors(&[("ferry.toml", NO_REGION)]));
+}
+
+#[test]
+fn aws_region_is_the_last_default_for_a_registry() {
+    let env = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
+    let d = parse_sources(&sources(&[("ferry.toml", NO_REGION)]), &env).unwrap();
+    assert_eq!(d.registries["central"].region, "eu-west-1");
+    let with_default = NO_REGION.replace(
+        "name = \"p\"",
+        "name = \"p\"\ndefault_region = \"us-east-2\"",
+    );
+    let d = parse_sources(&sources(&[("ferry.toml", &with_default)]), &env).unwrap();
+    assert_eq!(
+        d.registries["central"].region, "us-east-2",
+        "the declarations win over the environment"
+    );
+}
+
 #[test]
 fn invalid_toml() {
     insta::assert_snapshot!(errors(&[(

@@ -84,7 +84,15 @@ pub(super) fn validate(
     };
     let project_model = check_project(&mut c, *pfile, project.get_ref());
     let accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
-    let registries = check_registries(&mut c, &merged, &accounts, &project_model);
+    // As for every AWS tool, AWS_REGION (then AWS_DEFAULT_REGION) is the last default.
+    let env_region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
+    let registries = check_registries(
+        &mut c,
+        &merged,
+        &accounts,
+        &project_model,
+        env_region.as_deref(),
+    );
     let repositories = check_repositories(&mut c, &merged, &accounts, &registries);
     let images = check_images(&mut c, &merged, &repositories);
     let functions = check_functions(&mut c, &merged, &accounts, &repositories, &images, env);
@@ -233,6 +241,7 @@ fn check_registries(
     merged: &Merged,
     accounts: &BTreeMap<String, Account>,
     project: &Project,
+    env_region: Option<&str>,
 ) -> BTreeMap<String, Registry> {
     let mut out = BTreeMap::new();
     for (key, Entry { file, value, .. }) in &merged.registries {
@@ -244,17 +253,21 @@ fn check_registries(
                 Some(region.get_ref().clone())
             }
             None => {
-                if project.default_region.is_none() {
+                let region = project
+                    .default_region
+                    .clone()
+                    .or_else(|| env_region.map(str::to_string));
+                if region.is_none() {
                     c.err(
                         *file,
                         value.span(),
                         format!("registry `{key}` has no region"),
-                        "no region here and no default_region in [project]",
+                        "no region here, no default_region in [project], and AWS_REGION is not set",
                         "add region = \"us-east-1\" (the region of the ECR registry) here, or \
                          default_region to [project]",
                     );
                 }
-                project.default_region.clone()
+                region
             }
         };
         if let (Some(account), Some(region)) = (account, region) {
