@@ -520,3 +520,37 @@ fn an_image_declared_by_digest_is_checked_and_deployed_as_is() {
         run.stderr
     );
 }
+
+#[test]
+fn on_a_terminal_apply_asks_and_only_yes_applies() {
+    let w = World::new();
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}\n[repositories.hello]\nregistry = \"central\"\n",
+            head("ask")
+        ),
+    );
+    let no = w.ferry_in_terminal_typing(&["apply"], "no\n");
+    assert_ne!(no.code, 0, "{}", no.stdout);
+    assert!(
+        no.stdout
+            .contains("Only 'yes' will be accepted to approve."),
+        "{}",
+        no.stdout
+    );
+    assert!(
+        no.stdout.contains("apply cancelled: nothing was changed"),
+        "{}",
+        no.stdout
+    );
+    assert_eq!(w.admin("repos", REGISTRY, &[]), json!({}));
+    let yes = w.ferry_in_terminal_typing(&["apply"], "yes\n");
+    assert_eq!(yes.code, 0, "{}", yes.stdout);
+    assert!(
+        yes.stdout.contains("Apply complete! Resources: 1 added"),
+        "{}",
+        yes.stdout
+    );
+    assert!(w.admin("repos", REGISTRY, &[])["hello"].is_object());
+}

@@ -218,6 +218,11 @@ impl World {
 
     /// Runs ferry on a pseudo-terminal (util-linux `script`); stdout and stderr arrive merged.
     pub fn ferry_in_terminal(&self, args: &[&str]) -> Run {
+        self.ferry_in_terminal_typing(args, "")
+    }
+
+    /// The same, typing `input` at ferry's prompt.
+    pub fn ferry_in_terminal_typing(&self, args: &[&str], input: &str) -> Run {
         let line = std::iter::once(env!("CARGO_BIN_EXE_ferry"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -225,8 +230,17 @@ impl World {
             .join(" ");
         let mut cmd = Command::new("script");
         self.env(&mut cmd);
-        cmd.args(["-q", "-e", "-c", &line, "/dev/null"]);
-        Run::from(cmd.output().expect("run script"))
+        cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run script");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            // Typed once the prompt is up; the terminal buffers it until ferry reads.
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        Run::from(child.wait_with_output().expect("wait for script"))
     }
 
     /// Starts ferry in the background; its stderr goes to `stderr_file` in the world's directory.
