@@ -272,3 +272,55 @@ fn reset_connections_and_slow_answers_are_survived() {
             .contains(STAGING)
     );
 }
+
+#[test]
+fn a_failure_at_each_create_function_undoes_everything_before_it() {
+    // Three creates run one after another (--parallelism 1) after a new repository, a policy change
+    // and an update; the k-th create fails for good.
+    for k in 1..=3 {
+        let (w, proxy) = world_with_proxy();
+        proxy.add_rule(
+            Rule::new(
+                Match::operation("lambda", "CreateFunction"),
+                Fault::lambda_ecr_access_denied(),
+            )
+            .after(k - 1),
+        );
+        let before = cloud(&w);
+        let mut text = next_declarations();
+        for i in 0..2 {
+            text.push_str(&function(
+                &format!("worker-{i}"),
+                "staging",
+                STAGING,
+                "hello",
+                "LambdaRole",
+            ));
+        }
+        w.write("ferry.toml", &text);
+        let run = w
+            .ferry(&[
+                "apply",
+                "--auto-approve",
+                "--parallelism",
+                "1",
+                "--propagation-timeout",
+                "1",
+            ])
+            .expect(1);
+        assert!(
+            run.stderr.contains("apply failed and was rolled back"),
+            "k={k}: {}",
+            run.stderr
+        );
+        let created_then_undone = run.stderr.matches("created (").count();
+        assert_eq!(
+            created_then_undone,
+            1 + (k - 1),
+            "k={k}: the repository and {} function(s)\n{}",
+            k - 1,
+            run.stderr
+        );
+        assert_eq!(cloud(&w), before, "k={k}");
+    }
+}
