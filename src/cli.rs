@@ -246,7 +246,13 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             if let Some(path) = out {
-                saved_plan::save(path, &plan, &decls.desired, &decls.sources)?;
+                saved_plan::save(
+                    path,
+                    &plan,
+                    &decls.desired,
+                    &decls.sources,
+                    &state.snapshot()?.secret_key,
+                )?;
                 eprintln!(
                     "Saved the plan to {}. To perform exactly these actions, run: ferry apply {}",
                     path.display(),
@@ -278,13 +284,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let (plan, approved) = match planfile {
                 Some(path) => {
                     let snap = state.snapshot()?;
-                    let plan = saved_plan::load(
-                        path,
-                        &decls.desired,
-                        &decls.sources,
-                        &snap.lineage,
-                        snap.serial,
-                    )?;
+                    let plan = saved_plan::load(path, &decls.desired, &decls.sources, &snap)?;
                     print!("{}", render::plan_text(&plan, ctx.out));
                     // Saving the plan was the review; like Terraform, a saved plan is not asked again.
                     (plan, true)

@@ -429,7 +429,7 @@ fn drift(state: &Snapshot, observed: &Observed) -> Vec<Drift> {
                     let mut live_cmp = live.config.clone();
                     for k in sensitive {
                         if let Some(v) = live_cmp.environment.get_mut(k) {
-                            *v = crate::state::sensitive_hash(&state.lineage, k, v);
+                            *v = crate::state::sensitive_hash(&state.secret_key, k, v);
                         }
                     }
                     (
@@ -674,7 +674,7 @@ impl Planner<'_> {
     ) {
         let changes = diff(live, desired);
         let drifted = self.state.resources.get(&address).is_some_and(|r| {
-            r.redacted(&self.state.lineage) != record.redacted(&self.state.lineage)
+            r.redacted(&self.state.secret_key) != record.redacted(&self.state.secret_key)
         });
         if changes.is_empty() {
             if adopting || drifted {

@@ -65,17 +65,18 @@ pub fn declarations_digest(sources: &[Source]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `plan` to `path`, with sensitive values replaced by keyed hashes.
+/// Writes `plan` to `path`, with sensitive values replaced by their HMAC under the state's
+/// secret key (which is not in the file).
 pub fn save(
     path: &Path,
     plan: &Plan,
     desired: &Desired,
     sources: &[Source],
+    secret_key: &[u8],
 ) -> Result<(), SavedPlanError> {
     let mut plan = plan.clone();
-    map_secrets(&mut plan, desired, &mut |address, key, value| {
-        let _ = address;
-        *value = sensitive_hash(&plan_salt(), key, value);
+    map_secrets(&mut plan, desired, &mut |_, name, value| {
+        *value = sensitive_hash(secret_key, name, value);
         Ok(())
     })?;
     let saved = SavedPlan {
@@ -100,9 +101,9 @@ pub fn load(
     path: &Path,
     desired: &Desired,
     sources: &[Source],
-    lineage: &str,
-    serial: u64,
+    state: &crate::state::Snapshot,
 ) -> Result<Plan, SavedPlanError> {
+    let (lineage, serial) = (state.lineage.as_str(), state.serial);
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SavedPlanError::Read {
         path: shown.clone(),
@@ -134,7 +135,7 @@ pub fn load(
             .get(address.key())
             .and_then(|f| f.environment.get(key));
         match current {
-            Some(v) if sensitive_hash(&plan_salt(), key, v) == *value => {
+            Some(v) if sensitive_hash(&state.secret_key, key, v) == *value => {
                 *value = v.clone();
                 Ok(())
             }
@@ -145,12 +146,6 @@ pub fn load(
         }
     })?;
     Ok(plan)
-}
-
-/// The key for hashing secrets in saved plans: fixed, because the file must be checkable
-/// later; the hashes only let `apply` notice a changed value.
-fn plan_salt() -> String {
-    "ferry saved plan".to_string()
 }
 
 type SecretFn<'a> = dyn FnMut(&Address, &str, &mut String) -> Result<(), SavedPlanError> + 'a;

@@ -10,8 +10,9 @@ pub mod sled_store;
 
 use crate::cloud::{FunctionConfig, RepositoryConfig};
 use crate::model::{Address, Target};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
@@ -51,9 +52,9 @@ impl Record {
         }
     }
 
-    /// The record with every sensitive environment value replaced by a hash keyed with the
-    /// state's lineage.
-    pub fn redacted(&self, lineage: &str) -> Record {
+    /// The record with every sensitive environment value replaced by its HMAC under the state's
+    /// secret key.
+    pub fn redacted(&self, key: &[u8]) -> Record {
         match self {
             Record::Function {
                 target,
@@ -62,11 +63,11 @@ impl Record {
                 sensitive,
             } => {
                 let mut config = config.clone();
-                for key in sensitive {
-                    if let Some(v) = config.environment.get_mut(key)
+                for name in sensitive {
+                    if let Some(v) = config.environment.get_mut(name)
                         && !v.starts_with(SENSITIVE_PREFIX)
                     {
-                        *v = sensitive_hash(lineage, key, v);
+                        *v = sensitive_hash(key, name, v);
                     }
                 }
                 Record::Function {
@@ -83,17 +84,21 @@ impl Record {
 
 const SENSITIVE_PREFIX: &str = "(sensitive) hmac-sha256:";
 
-/// A keyed hash of a sensitive value: equal values give equal hashes within one state, and the
-/// value cannot be read back.
-pub fn sensitive_hash(lineage: &str, key: &str, value: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(lineage.as_bytes());
-    h.update([0]);
-    h.update(key.as_bytes());
-    h.update([0]);
-    h.update(value.as_bytes());
-    let digest = h.finalize();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+/// HMAC-SHA256 of a sensitive value under a secret key: equal values give equal hashes, so a
+/// changed value is noticed, and without the key (kept apart from the records) the value cannot
+/// be guessed from the hash.
+pub fn sensitive_hash(key: &[u8], name: &str, value: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(name.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("{SENSITIVE_PREFIX}{hex}")
 }
 
@@ -103,6 +108,9 @@ pub struct Snapshot {
     pub lineage: String,
     pub serial: u64,
     pub resources: BTreeMap<Address, Record>,
+    /// The key sensitive values are hashed with. Never serialized with the records.
+    #[serde(skip)]
+    pub secret_key: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,7 +255,7 @@ impl StateStore for MemoryState {
 
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
         self.with(|s| {
-            let r = record.redacted(&s.lineage);
+            let r = record.redacted(&s.secret_key);
             s.resources.insert(address.clone(), r);
             s.serial += 1;
         })

@@ -23,9 +23,13 @@ pub struct SledState {
     resources: sled::Tree,
     journal: sled::Tree,
     lineage: String,
+    secret_key: Vec<u8>,
 }
 
 const HOLDER_FILE: &str = "holder.json";
+/// The HMAC key for sensitive values: beside the database, never inside it, so that an export
+/// of the records cannot be used to guess secrets.
+const KEY_FILE: &str = "secret.key";
 
 impl SledState {
     /// Opens (or creates) the state in `dir` and takes its lock for `operation`.
@@ -69,6 +73,10 @@ impl SledState {
                 lineage
             }
         };
+        let secret_key = secret_key(dir).map_err(|e| StateError::Open {
+            dir: shown.clone(),
+            message: format!("cannot read or create {KEY_FILE}: {e}"),
+        })?;
         let stale_holder = read_holder(dir).map(|h| describe_holder(&h));
         let lock_id = new_lineage(dir)[..13].replace('-', "");
         let holder = serde_json::json!({
@@ -93,6 +101,7 @@ impl SledState {
             resources,
             journal,
             lineage,
+            secret_key,
         })
     }
 
@@ -156,11 +165,13 @@ impl StateStore for SledState {
             lineage: self.lineage.clone(),
             serial,
             resources,
+            secret_key: self.secret_key.clone(),
         })
     }
 
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
-        let json = serde_json::to_vec(&record.redacted(&self.lineage)).map_err(Self::write_err)?;
+        let json =
+            serde_json::to_vec(&record.redacted(&self.secret_key)).map_err(Self::write_err)?;
         self.change(address, Some(json))
     }
 
@@ -234,6 +245,34 @@ fn open_error(dir: &Path, e: sled::Error) -> StateError {
         dir: shown,
         message: e.to_string(),
     }
+}
+
+/// The state's secret key: 32 random bytes in a file only the owner can read, made once.
+fn secret_key(dir: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let path = dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(key) if key.len() == 32 => return Ok(key),
+        Ok(_) => {
+            return Err(std::io::Error::other(
+                "the key file is damaged; restore it (changed sensitive values then show as changed once)",
+            ));
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    options.open(&path)?.write_all(&key)?;
+    Ok(key)
 }
 
 fn read_holder(dir: &Path) -> Option<serde_json::Value> {
@@ -533,5 +572,71 @@ mod tests {
             err.to_string().contains("held by a running process"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sensitive_values_are_stored_as_hmacs_under_a_private_key_kept_outside_the_database() {
+        use crate::cloud::FunctionConfig;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let record = Record::Function {
+            target: Target {
+                account: "prod".into(),
+                account_id: "222222222222".into(),
+                region: "us-east-1".into(),
+            },
+            repository: "hello".into(),
+            config: FunctionConfig {
+                name: "f".into(),
+                image_uri: "u".into(),
+                role: "r".into(),
+                architecture: "x86_64".into(),
+                memory_mb: 128,
+                timeout_s: 3,
+                description: String::new(),
+                environment: [("DB_PASSWORD".to_string(), "hunter2".to_string())].into(),
+                tags: Default::default(),
+            },
+            sensitive: ["DB_PASSWORD".to_string()].into(),
+        };
+        let addr: Address = "function.f".parse().unwrap();
+        let stored = {
+            let s = SledState::open(dir.path(), "test").unwrap();
+            s.put(&addr, &record).unwrap();
+            s.snapshot().unwrap().resources[&addr].clone()
+        };
+        let Record::Function { config, .. } = &stored else {
+            panic!()
+        };
+        let hash = &config.environment["DB_PASSWORD"];
+        assert!(
+            hash.starts_with("(sensitive) hmac-sha256:") && !hash.contains("hunter2"),
+            "{hash}"
+        );
+        let key = std::fs::read(dir.path().join(KEY_FILE)).unwrap();
+        assert_eq!(key.len(), 32);
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            *hash,
+            crate::state::sensitive_hash(&key, "DB_PASSWORD", "hunter2")
+        );
+        assert_ne!(
+            *hash,
+            crate::state::sensitive_hash(b"another key", "DB_PASSWORD", "hunter2")
+        );
+        // The key survives reopening, so unchanged values keep their hash.
+        let s = SledState::open(dir.path(), "test").unwrap();
+        assert_eq!(s.snapshot().unwrap().secret_key, key);
+        // The database files never hold the value.
+        for entry in std::fs::read_dir(dir.path().join("db")).unwrap().flatten() {
+            if entry.path().is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
+            }
+        }
     }
 }

@@ -37,6 +37,7 @@ impl Observer for Quiet {
 pub fn lineage_state() -> MemoryState {
     MemoryState::new(Snapshot {
         lineage: "test-lineage".into(),
+        secret_key: b"a test key, not a secret".to_vec(),
         ..Snapshot::default()
     })
 }
