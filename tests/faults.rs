@@ -8,34 +8,19 @@ mod support;
 
 use faults::{Fault, Match, Proxy, Rule};
 use serde_json::{Value, json};
-use support::{PROD, REGISTRY, STAGING, World, declarations_head, function};
+use support::{PROD, REGISTRY, STAGING, World, function};
 
 fn head() -> String {
-    format!(
-        "{}\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
-        declarations_head("faults")
-    )
+    support::hello_declarations("faults")
+}
+
+fn cloud(w: &World) -> Value {
+    support::cloud_snapshot(w)
 }
 
 /// hello with an image and api-prod applied, then ferry routed through a fresh proxy.
 fn world_with_proxy() -> (World, Proxy) {
-    let mut w = World::new();
-    for id in [PROD, STAGING] {
-        w.admin("role", id, &["LambdaRole"]);
-    }
-    let repo_only = head().replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
-    w.write("ferry.toml", &repo_only);
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
-    w.write(
-        "ferry.toml",
-        &format!(
-            "{}{}",
-            head(),
-            function("api-prod", "prod", PROD, "hello", "LambdaRole")
-        ),
-    );
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let mut w = support::hello_applied("faults", &[PROD, STAGING]);
     let proxy = Proxy::start(w.moto_addr());
     w.route_ferry_through(proxy.url());
     (w, proxy)
@@ -49,15 +34,6 @@ fn next_declarations() -> String {
         function("api-prod", "prod", PROD, "hello", "LambdaRole"),
         function("api-staging", "staging", STAGING, "hello", "LambdaRole")
     )
-}
-
-fn cloud(w: &World) -> Value {
-    json!({
-        "repos": w.admin("repos", REGISTRY, &[]),
-        "policy": w.admin("policy", REGISTRY, &["hello"]),
-        "prod": w.admin("functions", PROD, &[]),
-        "staging": w.admin("functions", STAGING, &[]),
-    })
 }
 
 #[test]

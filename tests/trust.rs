@@ -6,47 +6,23 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{PROD, REGISTRY, STAGING, World, declarations_head};
+use support::{PROD, REGISTRY, STAGING, World};
 
 fn head() -> String {
-    format!(
-        "{}\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
-        declarations_head("trust")
-    )
+    support::hello_declarations("trust")
+}
+
+/// hello with an image and api-prod applied; staging has no role yet.
+fn prod_applied() -> World {
+    support::hello_applied("trust", &[PROD])
+}
+
+fn cloud(w: &World) -> Value {
+    support::cloud_snapshot(w)
 }
 
 fn function(key: &str, account: &str, id: &str, role: &str) -> String {
     support::function(key, account, id, "hello", role)
-}
-
-/// The repository with an image and a function in prod, applied; staging has no role yet.
-fn prod_applied() -> World {
-    let w = World::new();
-    w.admin("role", PROD, &["LambdaRole"]);
-    let repo_only = head().replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
-    w.write("ferry.toml", &repo_only);
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
-    w.write(
-        "ferry.toml",
-        &format!(
-            "{}{}",
-            head(),
-            function("api-prod", "prod", PROD, "LambdaRole")
-        ),
-    );
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w
-}
-
-/// Everything an independent client sees in the three accounts.
-fn cloud(w: &World) -> Value {
-    json!({
-        "repos": w.admin("repos", REGISTRY, &[]),
-        "policy": w.admin("policy", REGISTRY, &["hello"]),
-        "prod": w.admin("functions", PROD, &[]),
-        "staging": w.admin("functions", STAGING, &[]),
-    })
 }
 
 /// An update of prod's function, a policy change for staging, and a staging function whose role

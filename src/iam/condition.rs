@@ -164,18 +164,9 @@ impl Condition {
         }
         let present = actual.filter(|v| !v.is_empty());
         let ok = match (self.set, present) {
-            (None, None) => {
-                if self.if_exists {
-                    true
-                } else {
-                    return Err(MissReason::ConditionKeyMissing {
-                        operator: self.operator.clone(),
-                        key: self.key.clone(),
-                    });
-                }
-            }
+            // ForAllValues holds for an empty set; IfExists for an absent key.
             (Some(SetOp::AllValues), None) => true,
-            (Some(SetOp::AnyValue), None) => {
+            (None | Some(SetOp::AnyValue), None) => {
                 if self.if_exists {
                     true
                 } else {

@@ -362,6 +362,47 @@ pub fn function(key: &str, account: &str, id: &str, image: &str, role: &str) -> 
     )
 }
 
+/// `declarations_head(project)` with the repository `hello` and its image `hello:01`.
+pub fn hello_declarations(project: &str) -> String {
+    format!(
+        "{}\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
+        declarations_head(project)
+    )
+}
+
+/// A world where `hello` (holding an image) and the function `api-prod` are applied, in two
+/// phases; the execution role LambdaRole exists in each account of `roles`.
+pub fn hello_applied(project: &str, roles: &[&str]) -> World {
+    let w = World::new();
+    for id in roles {
+        w.admin("role", id, &["LambdaRole"]);
+    }
+    let full = hello_declarations(project);
+    let repo_only = full.replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
+    w.write("ferry.toml", &repo_only);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{full}{}",
+            function("api-prod", "prod", PROD, "hello", "LambdaRole")
+        ),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w
+}
+
+/// Everything an independent client sees of `hello` and the functions in the three accounts.
+pub fn cloud_snapshot(w: &World) -> serde_json::Value {
+    serde_json::json!({
+        "repos": w.admin("repos", REGISTRY, &[]),
+        "policy": w.admin("policy", REGISTRY, &["hello"]),
+        "prod": w.admin("functions", PROD, &[]),
+        "staging": w.admin("functions", STAGING, &[]),
+    })
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("read file")
 }
