@@ -700,7 +700,7 @@ impl Planner<'_> {
         let reason = if adopting {
             "it carries this project's ownership tags but is missing from state (an interrupted apply); \
              it will be adopted and updated"
-        } else if drifted_outside(self.state, &address, live, &self.state.lineage) {
+        } else if drifted_outside(self.state, &address, live) {
             "it was changed outside ferry; the declared values will be restored"
         } else {
             "the declaration changed"
@@ -1255,12 +1255,7 @@ fn describe_place(p: &(Target, String)) -> String {
 }
 
 /// Whether the live attributes differ from what state says ferry last applied.
-fn drifted_outside(
-    state: &Snapshot,
-    address: &Address,
-    live: &[(String, Value)],
-    _lineage: &str,
-) -> bool {
+fn drifted_outside(state: &Snapshot, address: &Address, live: &[(String, Value)]) -> bool {
     let Some(record) = state.resources.get(address) else {
         return false;
     };

@@ -100,7 +100,7 @@ pub async fn refresh(
             observed.repositories.insert((t.clone(), name), live);
         }
     }
-    let existing: Vec<Place> = observed
+    let existing: BTreeSet<Place> = observed
         .repositories
         .iter()
         .filter(|(_, v)| v.is_some())

@@ -183,16 +183,12 @@ fn step_text(out: &mut String, s: &Step, p: Painter) {
         "  #     in account {} ({}, {}){deps}: {}",
         s.target.account, s.target.account_id, s.target.region, s.reason
     );
-    let name = match &s.operation {
-        crate::planner::Operation::Record => s.address.key().to_string(),
-        _ => s.address.key().to_string(),
-    };
     let _ = writeln!(
         out,
         "  {} {} \"{}\" {{",
         p.action(s.action, s.action.symbol()),
         s.address.kind(),
-        name
+        s.address.key()
     );
     changes_text(out, &s.changes, p);
     let _ = writeln!(out, "    }}");
