@@ -567,6 +567,13 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     for repo in d.repositories.values().filter(|r| r.manage_policy) {
         policy::synthesize(d, repo)?;
     }
+    // Without AWS, only extra_statements can be linted (live policies need `plan` or `check`).
+    for w in crate::check::policy_warnings(d, &Default::default()) {
+        eprintln!(
+            "warning: {}: {}\n  hint: {}",
+            w.repository, w.message, w.hint
+        );
+    }
     println!(
         "The declarations are valid: {} account(s), {} registr{}, {} repositor{}, {} image(s), {} function(s).",
         d.accounts.len(),

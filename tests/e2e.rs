@@ -554,3 +554,29 @@ fn on_a_terminal_apply_asks_and_only_yes_applies() {
     );
     assert!(w.admin("repos", REGISTRY, &[])["hello"].is_object());
 }
+
+#[test]
+fn validate_lints_extra_statements_without_calling_aws() {
+    let w = World::offline();
+    let extra = r#"extra_statements = '''[{"Sid": "CiPush", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"}]'''"#;
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}\n[repositories.hello]\nregistry = \"central\"\n{extra}\n",
+            head("lint")
+        ),
+    );
+    let run = w.ferry(&["validate"]).expect(0);
+    assert!(
+        run.stderr.contains(
+            "warning: repository.hello: extra_statements: statement \"CiPush\": allows everyone"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("allows every ECR action"),
+        "{}",
+        run.stderr
+    );
+}

@@ -55,7 +55,9 @@ impl AwsCloud {
                     account: target.account.clone(),
                 })?;
         let region = Region::new(target.region.clone());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region.clone());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .timeout_config(timeout_config());
         if let Some(retry) = retry_config(&|k| std::env::var(k).ok()) {
             loader = loader.retry_config(retry);
         }
@@ -124,6 +126,15 @@ impl AwsCloud {
     async fn lambda(&self, target: &Target) -> Result<aws_sdk_lambda::Client, CloudError> {
         Ok(aws_sdk_lambda::Client::new(&self.verified(target).await?))
     }
+}
+
+/// Bounds on one call: a connection that never answers is abandoned and retried rather than
+/// hanging the apply (the waiters for Active and Successful have their own limit).
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build()
 }
 
 /// Attempts per call (the first try included) unless AWS_MAX_ATTEMPTS says otherwise.
