@@ -32,7 +32,8 @@ export FERRY_STATE="$demo/state"
 cp -r examples/cross-account "$demo/declarations"
 cd "$demo"
 
-say() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+say() { printf '\n%s### %s%s\n' "$bold" "$*" "$plain"; }
 
 say "moto is listening on $AWS_ENDPOINT_URL; the execution role exists in the function's account"
 admin role 222222222222 LambdaRole
