@@ -22,7 +22,9 @@ use std::sync::Arc;
 /// are wrong (with diagnostics pointing into them).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read declarations at {path}: {source}")]
+    #[error(
+        "cannot read declarations at {path} (run ferry where ferry.toml is, or point -c at a file or directory of *.toml)"
+    )]
     Read {
         path: PathBuf,
         #[source]
