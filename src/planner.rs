@@ -115,6 +115,10 @@ pub struct Step {
     pub operation: Operation,
     /// What state holds for the address once the step succeeded; `None` forgets it.
     pub record: Option<Record>,
+    /// Environment keys of a function whose values are secret, as declared now or when last
+    /// applied: their values never leave the process (display, saved plans, logs).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
 }
 
 /// A declared image and what it resolved to.
@@ -224,6 +228,7 @@ fn step(
         level: 0,
         operation,
         record,
+        sensitive: BTreeSet::new(),
     }
 }
 
@@ -269,7 +274,7 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         lineage: state.lineage.clone(),
         serial: state.serial,
         images,
-        drift: drift(state, observed),
+        drift: drift(desired, state, observed),
         steps: order(drafts),
         errors,
         warnings: warnings(desired, observed),
@@ -374,7 +379,7 @@ pub fn restrict(plan: Plan, desired: &Desired, targets: &[Address]) -> Plan {
 }
 
 /// What changed outside ferry: every recorded resource compared with its live twin.
-fn drift(state: &Snapshot, observed: &Observed) -> Vec<Drift> {
+fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) -> Vec<Drift> {
     let mut out = Vec::new();
     for (address, record) in &state.resources {
         let (live_exists, changes) = match record {
@@ -427,6 +432,7 @@ fn drift(state: &Snapshot, observed: &Observed) -> Vec<Drift> {
                 Some(Some(live)) => {
                     // State holds keyed hashes of sensitive values: hash the live ones alike.
                     let mut live_cmp = live.config.clone();
+                    let shown = sensitive_keys(desired, state, address);
                     for k in sensitive {
                         if let Some(v) = live_cmp.environment.get_mut(k) {
                             *v = crate::state::sensitive_hash(&state.secret_key, k, v);
@@ -435,8 +441,8 @@ fn drift(state: &Snapshot, observed: &Observed) -> Vec<Drift> {
                     (
                         true,
                         diff(
-                            &function_attrs(Some(config), None, sensitive),
-                            &function_attrs(Some(&live_cmp), Some(config), sensitive),
+                            &function_attrs(Some(config), None, &shown),
+                            &function_attrs(Some(&live_cmp), Some(config), &shown),
                         ),
                     )
                 }
@@ -530,7 +536,10 @@ impl Planner<'_> {
         out
     }
 
-    fn push(&mut self, step: Step, after: BTreeSet<Address>) {
+    fn push(&mut self, mut step: Step, after: BTreeSet<Address>) {
+        if matches!(step.address, Address::Function(_)) {
+            step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
+        }
         self.drafts.push(Draft { step, after });
     }
 
@@ -936,7 +945,7 @@ impl Planner<'_> {
         let place = (f.target.clone(), f.name.clone());
         let live = self.observed.functions.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
-        let sensitive = &f.sensitive_environment;
+        let sensitive = &sensitive_keys(self.desired, self.state, &address);
         // Refuse to create or repoint a function Lambda would not be allowed to pull for.
         let repoints = live
             .as_ref()
@@ -1122,16 +1131,14 @@ impl Planner<'_> {
                 Record::Function { target, config, .. } => {
                     let place = (target.clone(), config.name.clone());
                     let live = self.observed.functions.get(&place).cloned().flatten();
+                    let sensitive = sensitive_keys(self.desired, self.state, address);
                     let (operation, changes) = match live {
                         Some(l) => (
                             Operation::DeleteFunction {
                                 name: config.name.clone(),
                                 before: l.config.clone(),
                             },
-                            diff(
-                                &function_attrs(Some(&l.config), None, &BTreeSet::new()),
-                                &[],
-                            ),
+                            diff(&function_attrs(Some(&l.config), None, &sensitive), &[]),
                         ),
                         None => (Operation::Record, vec![]),
                     };
@@ -1271,6 +1278,24 @@ fn drifted_outside(state: &Snapshot, address: &Address, live: &[(String, Value)]
         .iter()
         .filter(|(k, _)| k != "environment")
         .ne(live.iter().filter(|(k, _)| k != "environment"))
+}
+
+/// The environment keys of a function whose values are secret: declared so now, or when last
+/// applied (a key dropped from `sensitive_environment` or from the function keeps its old value
+/// hidden).
+fn sensitive_keys(desired: &Desired, state: &Snapshot, address: &Address) -> BTreeSet<String> {
+    let mut keys: BTreeSet<String> = match address {
+        Address::Function(k) => desired
+            .functions
+            .get(k)
+            .map(|f| f.sensitive_environment.clone())
+            .unwrap_or_default(),
+        _ => return BTreeSet::new(),
+    };
+    if let Some(Record::Function { sensitive, .. }) = state.resources.get(address) {
+        keys.extend(sensitive.iter().cloned());
+    }
+    keys
 }
 
 fn repository_attrs(c: Option<&RepositoryConfig>) -> Vec<(String, Value)> {

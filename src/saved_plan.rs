@@ -17,6 +17,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const FORMAT: &str = "ferry-saved-plan";
+
+/// What stands in a saved plan for a sensitive value the plan only read from AWS (the `before`
+/// of an update or delete). The executor reads the live value again before it needs it for an
+/// undo (`apply::restore_unsaved`).
+pub const UNSAVED: &str = "(sensitive value not saved)";
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
@@ -161,6 +166,7 @@ fn map_secrets(plan: &mut Plan, desired: &Desired, f: &mut SecretFn) -> Result<(
             .filter(|_| matches!(step.address, Address::Function(_)))
             .map(|f| f.sensitive_environment.clone())
             .unwrap_or_default();
+        sensitive.extend(step.sensitive.iter().cloned());
         if let Some(Record::Function { sensitive: s, .. }) = &step.record {
             sensitive.extend(s.iter().cloned());
         }
@@ -217,7 +223,7 @@ fn map_config(
 fn drop_secrets(config: &mut FunctionConfig, sensitive: &BTreeSet<String>) {
     for (k, v) in config.environment.iter_mut() {
         if sensitive.contains(k) {
-            *v = "(sensitive value not saved)".to_string();
+            *v = UNSAVED.to_string();
         }
     }
 }
