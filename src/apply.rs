@@ -16,6 +16,7 @@ use crate::planner::{Operation, Plan, Step};
 use crate::state::{JournalEntry, Phase, Snapshot, StateError, StateStore};
 use futures::{StreamExt, stream};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Hears about steps as they run (progress output lives in the CLI).
@@ -97,6 +98,11 @@ struct Run<'a> {
     options: &'a Options,
     observer: &'a dyn Observer,
     apply: String,
+    /// Operations as actually run, where they differ from the plan's (a saved plan's secrets
+    /// read again from AWS); the rollback undoes these.
+    ran: std::sync::Mutex<std::collections::BTreeMap<usize, Operation>>,
+    /// Set by the first failed step: nothing new is started after it.
+    stop: AtomicBool,
 }
 
 impl Run<'_> {
@@ -138,6 +144,8 @@ pub async fn execute(
         options,
         observer,
         apply: format!("{}-{started}", plan.serial),
+        ran: Default::default(),
+        stop: AtomicBool::new(false),
     };
     if let Err(e) = state.journal_clear() {
         tracing::warn!("cannot clear the previous apply journal: {e}");
@@ -147,14 +155,22 @@ pub async fn execute(
     let levels = plan.levels();
     for (n, level) in levels.iter().enumerate() {
         let run = &run;
-        let results: Vec<(usize, Result<(), StepError>)> = stream::iter(level.iter())
+        // Once a step fails nothing new starts; steps already running finish and are recorded.
+        let stop = &run.stop;
+        let results: Vec<(usize, Option<Result<(), StepError>>)> = stream::iter(level.iter())
             .map(|step| async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (step.id, None);
+                }
                 observer.started(step);
                 let t0 = Instant::now();
                 let r = run_step(run, step).await;
+                if r.is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                }
                 let shown = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
                 observer.finished(step, &shown, t0.elapsed());
-                (step.id, r)
+                (step.id, Some(r))
             })
             .buffer_unordered(options.parallelism.max(1))
             .collect()
@@ -162,7 +178,12 @@ pub async fn execute(
         let mut failed = false;
         let mut sorted = results;
         sorted.sort_by_key(|(id, _)| *id);
+        let mut not_started = Vec::new();
         for (id, r) in sorted {
+            let Some(r) = r else {
+                not_started.push(id);
+                continue;
+            };
             match r {
                 Ok(()) => outcome.completed.push(id),
                 Err(StepError::Cloud(e)) => {
@@ -176,7 +197,10 @@ pub async fn execute(
             }
         }
         if failed {
-            outcome.skipped = levels[n + 1..].iter().flatten().map(|s| s.id).collect();
+            outcome.skipped = not_started;
+            outcome
+                .skipped
+                .extend(levels[n + 1..].iter().flatten().map(|s| s.id));
             break;
         }
     }
@@ -185,7 +209,8 @@ pub async fn execute(
         .iter()
         .any(|(id, _)| creates_function(&plan.steps[*id].operation));
     if create_failed && options.rollback {
-        outcome.rollback = Some(rollback(&run, &outcome.completed, &prior).await);
+        let failed: Vec<usize> = outcome.failed.iter().map(|(id, _)| *id).collect();
+        outcome.rollback = Some(rollback(&run, &outcome.completed, &failed, &prior).await);
     }
     run.journal(Phase::Finished, None, "");
     outcome
@@ -201,7 +226,18 @@ fn creates_function(op: &Operation) -> bool {
 
 async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
     run.journal(Phase::Intent, Some(step), format!("{:?}", step.action));
-    let result = run_with_retries(run, step, &step.target, &step.operation).await;
+    let restored = match restore_unsaved(run.cloud, &step.target, &step.operation).await {
+        Ok(r) => r,
+        Err(e) => {
+            run.journal(Phase::Failed, Some(step), e.to_string());
+            return Err(e.into());
+        }
+    };
+    let operation = restored.as_ref().unwrap_or(&step.operation);
+    let result = run_with_retries(run, step, &step.target, operation).await;
+    if let Some(op) = restored {
+        run.ran.lock().expect("lock").insert(step.id, op);
+    }
     if let Err(e) = &result {
         run.journal(Phase::Failed, Some(step), e.to_string());
         return Err(e.clone().into());
@@ -212,6 +248,64 @@ async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
     }
     run.journal(Phase::Done, Some(step), "");
     Ok(())
+}
+
+/// A saved plan does not carry the secrets it only read from AWS (the `before` of a function
+/// update or delete). Reads them again, so that an undo puts back the real values; `None` when
+/// the operation needs nothing.
+pub async fn restore_unsaved(
+    cloud: &dyn Cloud,
+    target: &Target,
+    op: &Operation,
+) -> Result<Option<Operation>, CloudError> {
+    let unsaved = |c: &crate::cloud::FunctionConfig| {
+        c.environment
+            .values()
+            .any(|v| v == crate::saved_plan::UNSAVED)
+    };
+    let fill = async |before: &crate::cloud::FunctionConfig| {
+        let live = cloud.read_function(target, &before.name).await?;
+        let mut filled = before.clone();
+        filled.environment.retain(|k, v| {
+            if v != crate::saved_plan::UNSAVED {
+                return true;
+            }
+            match live.as_ref().and_then(|l| l.config.environment.get(k)) {
+                Some(real) => {
+                    *v = real.clone();
+                    true
+                }
+                None => false,
+            }
+        });
+        Ok::<_, CloudError>(filled)
+    };
+    Ok(match op {
+        Operation::UpdateFunction { before, after } if unsaved(before) => {
+            Some(Operation::UpdateFunction {
+                before: fill(before).await?,
+                after: after.clone(),
+            })
+        }
+        Operation::DeleteFunction { name, before } if unsaved(before) => {
+            Some(Operation::DeleteFunction {
+                name: name.clone(),
+                before: fill(before).await?,
+            })
+        }
+        Operation::Replace {
+            old_target,
+            delete,
+            create,
+        } => Box::pin(restore_unsaved(cloud, old_target, delete))
+            .await?
+            .map(|d| Operation::Replace {
+                old_target: old_target.clone(),
+                delete: Box::new(d),
+                create: create.clone(),
+            }),
+        _ => None,
+    })
 }
 
 /// Whether AWS may return this error only because a just-written policy or role has not
@@ -356,11 +450,86 @@ fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, Str
     }
 }
 
+/// Takes back what a failed operation did before it failed; whether there was anything.
+/// Only a function carrying this address's ownership tags is deleted: one that exists for
+/// another reason is not this apply's to remove.
+async fn clean_failed(
+    cloud: &dyn Cloud,
+    target: &Target,
+    op: &Operation,
+) -> Result<bool, CloudError> {
+    match op {
+        Operation::CreateFunction { config } => {
+            match cloud.read_function(target, &config.name).await? {
+                Some(live) if crate::cloud::same_owner(&live.config.tags, &config.tags) => {
+                    cloud.delete_function(target, &config.name).await?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+        Operation::UpdateFunction { before, .. } => {
+            match cloud.read_function(target, &before.name).await? {
+                Some(live) if live.config != *before => {
+                    cloud.update_function(target, &live.config, before).await?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+        Operation::Replace {
+            old_target,
+            delete,
+            create,
+        } => {
+            let mut did = Box::pin(clean_failed(cloud, target, create)).await?;
+            if let Operation::DeleteFunction { name, before } = delete.as_ref()
+                && cloud.read_function(old_target, name).await?.is_none()
+            {
+                cloud.create_function(old_target, before).await?;
+                did = true;
+            }
+            Ok(did)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Undoes completed steps in reverse order and restores their state records. A step whose undo
 /// fails keeps the steps it depends on (undoing those would break it).
-async fn rollback(run: &Run<'_>, completed: &[usize], prior: &Snapshot) -> Rollback {
+async fn rollback(
+    run: &Run<'_>,
+    completed: &[usize],
+    failed: &[usize],
+    prior: &Snapshot,
+) -> Rollback {
     let mut report = Rollback::default();
     let mut keep: BTreeSet<usize> = BTreeSet::new();
+    // A failed step may have done part of its work: a function created that never became
+    // Active, the old function of a replace deleted before the create failed.
+    for &id in failed {
+        let step = &run.plan.steps[id];
+        let ran = run.ran.lock().expect("lock").get(&id).cloned();
+        let op = ran.as_ref().unwrap_or(&step.operation);
+        match clean_failed(run.cloud, &step.target, op).await {
+            Ok(false) => {}
+            Ok(true) => {
+                run.journal(
+                    Phase::UndoDone,
+                    Some(step),
+                    "partial effects of the failed step",
+                );
+                run.observer.undone(step, &Ok(()));
+                report.undone.push(id);
+            }
+            Err(e) => {
+                run.journal(Phase::UndoFailed, Some(step), e.to_string());
+                run.observer.undone(step, &Err(e.to_string()));
+                keep.extend(step.depends_on.iter().copied());
+                report.failed.push((id, e));
+            }
+        }
+    }
     let mut order: Vec<usize> = completed.to_vec();
     order.sort_by_key(|id| std::cmp::Reverse((run.plan.steps[*id].level, *id)));
     for id in order {
@@ -372,7 +541,8 @@ async fn rollback(run: &Run<'_>, completed: &[usize], prior: &Snapshot) -> Rollb
             ));
             continue;
         }
-        let calls = match undo(&step.target, &step.operation) {
+        let ran = run.ran.lock().expect("lock").get(&id).cloned();
+        let calls = match undo(&step.target, ran.as_ref().unwrap_or(&step.operation)) {
             Ok(calls) => calls,
             Err(why) => {
                 run.observer.undone(step, &Err(why.clone()));

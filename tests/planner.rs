@@ -804,3 +804,179 @@ async fn functions_and_policies_are_imported_by_name_and_by_repository() {
         "{other}"
     );
 }
+
+#[tokio::test]
+async fn after_a_failure_no_new_step_of_the_level_starts() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    cloud.fail(
+        "CreateFunction",
+        None,
+        usize::MAX,
+        api_error(
+            "CreateFunction",
+            "CodeStorageExceededException",
+            "Code storage limit exceeded.",
+        ),
+    );
+    let p = plan(
+        &cloud,
+        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
+        &state,
+    )
+    .await;
+    let creates: Vec<usize> = p
+        .steps
+        .iter()
+        .filter(|s| s.address.to_string().starts_with("function."))
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(creates.len(), 2);
+    assert_eq!(p.steps[creates[0]].level, p.steps[creates[1]].level);
+    let options = apply::Options {
+        parallelism: 1,
+        rollback: false,
+        ..fast_retries(10)
+    };
+    let outcome = apply::execute(&p, &cloud, &state, &options, &Quiet).await;
+    let tried = cloud
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("CreateFunction"))
+        .count();
+    assert_eq!(
+        tried, 1,
+        "the second function of the level was started after the first failed"
+    );
+    assert_eq!(outcome.skipped, vec![creates[1]]);
+}
+
+#[tokio::test]
+async fn a_function_created_that_never_becomes_active_is_removed_by_the_rollback() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let world_before = cloud.snapshot();
+    cloud.fail_after_effect(
+        "CreateFunction",
+        Some("hello-world"),
+        api_error(
+            "CreateFunction (the function did not become Active)",
+            "ImageAccessDenied",
+            "Lambda does not have permission to access the ECR image.",
+        ),
+    );
+    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10), &Quiet).await;
+    let rb = outcome.rollback.expect("rollback");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(
+        cloud.snapshot(),
+        world_before,
+        "the half-made function and the policy written for it are gone"
+    );
+}
+
+#[tokio::test]
+async fn a_move_whose_create_fails_brings_the_old_function_back() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let world_before = cloud.snapshot();
+    let state_before = state.snapshot().unwrap().resources;
+    let moved = PROD_FN
+        .replace("account = \"prod\"", "account = \"staging\"")
+        .replace("222222222222", "333333333333");
+    cloud.fail(
+        "CreateFunction",
+        None,
+        1, // not retried: only the forward create fails
+        api_error(
+            "CreateFunction",
+            "CodeStorageExceededException",
+            "Code storage limit exceeded.",
+        ),
+    );
+    let p = plan(&cloud, &desired(&format!("{BASE}{moved}")), &state).await;
+    assert!(
+        summary(&p).contains(&"1 Replace function.hello-world".to_string()),
+        "{:?}",
+        summary(&p)
+    );
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10), &Quiet).await;
+    let rb = outcome.rollback.expect("rollback");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(cloud.snapshot(), world_before, "prod's function is back");
+    assert_eq!(state.snapshot().unwrap().resources, state_before);
+}
+
+#[tokio::test]
+async fn a_rolled_back_saved_plan_puts_back_the_real_secret() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let text = |secret: &str, more: &str| {
+        format!(
+            "{BASE}{PROD_FN}memory_mb = {}\nenvironment = {{ DB_PASSWORD = \"{secret}\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n{more}",
+            if more.is_empty() { 128 } else { 256 }
+        )
+    };
+    apply_all(&cloud, &desired(&text("hunter2", "")), &state).await;
+    let world_before = cloud.snapshot();
+    let next = text("correct-horse", STAGING_FN);
+    let d = desired(&next);
+    let sources = plain::sources(&[("ferry.toml", &next)]);
+    let p = plan(&cloud, &d, &state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("change.plan");
+    let key = state.snapshot().unwrap().secret_key;
+    ferry::saved_plan::save(&file, &p, &d, &sources, &key).unwrap();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert!(!saved.contains("hunter2") && !saved.contains("correct-horse"));
+    let loaded = ferry::saved_plan::load(&file, &d, &sources, &state.snapshot().unwrap()).unwrap();
+    cloud.fail(
+        "CreateFunction",
+        Some("hello-staging"),
+        usize::MAX,
+        api_error(
+            "CreateFunction",
+            "CodeStorageExceededException",
+            "Code storage limit exceeded.",
+        ),
+    );
+    let outcome = apply::execute(&loaded, &cloud, &state, &fast_retries(10), &Quiet).await;
+    let rb = outcome.rollback.expect("rollback");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(
+        cloud.snapshot(),
+        world_before,
+        "hello-world has hunter2 again, not a placeholder"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_function_s_secret_is_not_shown_by_its_delete() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let with_secret = format!(
+        "{BASE}{PROD_FN}environment = {{ DB_PASSWORD = \"hunter2\", MODE = \"x\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n"
+    );
+    apply_all(&cloud, &desired(&with_secret), &state).await;
+    // The key dropped from the declarations, then the whole function: neither shows the value.
+    let dropped = format!("{BASE}{PROD_FN}environment = {{ MODE = \"x\" }}\n");
+    for text in [dropped, BASE.to_string()] {
+        let p = plan(&cloud, &desired(&text), &state).await;
+        assert!(p.has_changes());
+        let shown = format!(
+            "{}{}{}",
+            ferry::render::plan_text(&p, ferry::render::Painter { color: false }),
+            ferry::render::plan_json(&p),
+            ferry::render::plan_markdown(&p)
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("(sensitive value)"), "{shown}");
+    }
+}

@@ -635,7 +635,7 @@ impl Cloud for AwsCloud {
         config: &FunctionConfig,
     ) -> Result<(), CloudError> {
         let lambda = self.lambda(target).await?;
-        lambda
+        let created = lambda
             .create_function()
             .function_name(&config.name)
             .package_type(aws_sdk_lambda::types::PackageType::Image)
@@ -657,19 +657,52 @@ impl Cloud for AwsCloud {
             .set_tags(Some(config.tags.clone().into_iter().collect()))
             .send()
             .await
-            .map_err(|e| api("CreateFunction", target, e))?;
-        lambda
+            .map_err(|e| api("CreateFunction", target, e));
+        if let Err(e) = created {
+            // The SDK retries a call whose answer was lost; the retry then finds the function
+            // the first attempt created. That one, carrying this address's ownership tags, is ours.
+            let ours = is_code(&e, &["ResourceConflictException"])
+                && self
+                    .read_function(target, &config.name)
+                    .await?
+                    .is_some_and(|l| super::same_owner(&l.config.tags, &config.tags));
+            if !ours {
+                return Err(e);
+            }
+        }
+        if let Err(waited) = lambda
             .wait_until_function_active_v2()
             .function_name(&config.name)
             .wait(FUNCTION_WAIT)
             .await
-            .map_err(|e| {
-                api(
+        {
+            // A function that went to State=Failed says why (ImageAccessDenied, ...).
+            let state = lambda
+                .get_function_configuration()
+                .function_name(&config.name)
+                .send()
+                .await
+                .ok();
+            return Err(match state {
+                Some(c) if c.state() == Some(&aws_sdk_lambda::types::State::Failed) => {
+                    CloudError::Api {
+                        operation: "CreateFunction (the function did not become Active)".into(),
+                        account_id: target.account_id.clone(),
+                        region: target.region.clone(),
+                        code: c
+                            .state_reason_code()
+                            .map(|r| r.as_str().to_string())
+                            .unwrap_or_else(|| "Failed".into()),
+                        message: c.state_reason().unwrap_or_default().to_string(),
+                    }
+                }
+                _ => api(
                     "GetFunction (waiting for the function to be Active)",
                     target,
-                    e,
-                )
-            })?;
+                    waited,
+                ),
+            });
+        }
         Ok(())
     }
 

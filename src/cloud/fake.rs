@@ -26,6 +26,9 @@ struct Fault {
     skip: usize,
     remaining: usize,
     error: CloudError,
+    /// The call takes effect, then fails (a function created that never becomes Active, an
+    /// answer lost on the way back).
+    after_effect: bool,
 }
 
 #[derive(Default)]
@@ -75,6 +78,19 @@ impl FakeCloud {
             skip,
             remaining: times,
             error,
+            after_effect: false,
+        });
+    }
+
+    /// Like [`FakeCloud::fail`], but the call takes effect before it fails.
+    pub fn fail_after_effect(&self, operation: &str, name: Option<&str>, error: CloudError) {
+        self.faults.lock().expect("faults").push(Fault {
+            operation: operation.to_string(),
+            name: name.map(str::to_string),
+            skip: 0,
+            remaining: 1,
+            error,
+            after_effect: true,
         });
     }
 
@@ -92,9 +108,19 @@ impl FakeCloud {
             .lock()
             .expect("calls")
             .push(format!("{operation} {name}"));
+        self.fault(operation, name, false)
+    }
+
+    /// The faults that strike once a call took effect.
+    fn after(&self, operation: &str, name: &str) -> Result<(), CloudError> {
+        self.fault(operation, name, true)
+    }
+
+    fn fault(&self, operation: &str, name: &str, after_effect: bool) -> Result<(), CloudError> {
         let mut faults = self.faults.lock().expect("faults");
         if let Some(f) = faults.iter_mut().find(|f| {
-            f.operation == operation
+            f.after_effect == after_effect
+                && f.operation == operation
                 && f.remaining > 0
                 && f.name.as_deref().is_none_or(|n| n == name)
         }) {
@@ -314,15 +340,22 @@ impl Cloud for FakeCloud {
         self.call("CreateFunction", &config.name)?;
         let mut w = self.world();
         let k = key(target, &config.name);
-        if w.functions.contains_key(&k) {
-            return Err(api_error(
-                "CreateFunction",
-                "ResourceConflictException",
-                "Function already exist",
-            ));
+        match w.functions.get(&k) {
+            // A retried create that finds the function its first attempt made (see AwsCloud).
+            Some(live) if super::same_owner(&live.tags, &config.tags) => {}
+            Some(_) => {
+                return Err(api_error(
+                    "CreateFunction",
+                    "ResourceConflictException",
+                    "Function already exist",
+                ));
+            }
+            None => {
+                w.functions.insert(k, config.clone());
+            }
         }
-        w.functions.insert(k, config.clone());
-        Ok(())
+        drop(w);
+        self.after("CreateFunction", &config.name)
     }
 
     async fn update_function(
@@ -335,7 +368,7 @@ impl Cloud for FakeCloud {
         self.world()
             .functions
             .insert(key(target, &after.name), after.clone());
-        Ok(())
+        self.after("UpdateFunction", &after.name)
     }
 
     async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError> {

@@ -196,3 +196,11 @@ pub fn tag_delta(
         .collect();
     (set, remove)
 }
+
+/// Whether a live resource's tags name the same ferry project and address as `ours`.
+pub fn same_owner(live: &BTreeMap<String, String>, ours: &BTreeMap<String, String>) -> bool {
+    use crate::model::{TAG_ADDRESS, TAG_PROJECT};
+    ours.contains_key(TAG_ADDRESS)
+        && live.get(TAG_ADDRESS) == ours.get(TAG_ADDRESS)
+        && live.get(TAG_PROJECT) == ours.get(TAG_PROJECT)
+}
