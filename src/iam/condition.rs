@@ -164,8 +164,13 @@ impl Condition {
         }
         let present = actual.filter(|v| !v.is_empty());
         let ok = match (self.set, present) {
-            // ForAllValues holds for an empty set; IfExists for an absent key.
+            // ForAllValues holds for an empty set; IfExists for an absent key; and so does a
+            // negated operator without a set prefix ("the key does not equal X" is true of a
+            // request without the key, which is why a Deny with StringNotEquals
+            // aws:PrincipalOrgID also denies service principals, which carry no such key).
+            // ForAnyValue stays false on an absent key, negated or not.
             (Some(SetOp::AllValues), None) => true,
+            (None, None) if self.negated => true,
             (None | Some(SetOp::AnyValue), None) => {
                 if self.if_exists {
                     true

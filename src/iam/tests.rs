@@ -879,3 +879,92 @@ fn wildcards() {
         false
     ));
 }
+
+#[test]
+fn a_deny_on_string_not_equals_org_id_denies_lambda_s_pull() {
+    // The common organization guard: deny everyone outside the organization. Lambda's own pull
+    // is made by a service principal and carries no aws:PrincipalOrgID, and a negated operator
+    // is true of an absent key, so the guard denies Lambda too (AWS's documented behaviour).
+    let mut p = blog_pair();
+    p["Statement"].as_array_mut().unwrap().push(json!({
+        "Sid": "DenyOutsideOrg", "Effect": "Deny", "Principal": "*",
+        "Action": "ecr:*",
+        "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-xxx" } }
+    }));
+    let r = lambda_pull(
+        "ecr:BatchGetImage",
+        "222222222222",
+        "us-east-1",
+        "111111111111",
+        "x",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+    assert_eq!(v.deciding[0].sid.as_deref(), Some("DenyOutsideOrg"));
+    assert!(
+        v.to_string()
+            .contains("explicitly denied by statement \"DenyOutsideOrg\""),
+        "{v}"
+    );
+    // A member of the organization passes the guard.
+    let member = Request {
+        context: Context::new().with("aws:PrincipalOrgID", "o-xxx"),
+        ..account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "x",
+        )
+    };
+    assert!(allowed(&p, &member));
+    // An account outside any organization has no aws:PrincipalOrgID either: denied.
+    let v = evaluate(
+        &p,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "x",
+        ),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+}
+
+#[test]
+fn negated_operators_on_an_absent_key() {
+    let with = |cond: Value| json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Condition": cond}]});
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    for cond in [
+        json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringNotEqualsIgnoreCase": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringNotLike": {"aws:PrincipalOrgID": "o-*"}}),
+        json!({"ArnNotEquals": {"aws:SourceArn": "arn:aws:lambda:r:1:function:f"}}),
+        json!({"ArnNotLike": {"aws:SourceArn": "arn:aws:lambda:*:*:function:*"}}),
+        json!({"NumericNotEquals": {"ecr:count": "5"}}),
+        json!({"DateNotEquals": {"aws:CurrentTime": "2026-01-01"}}),
+        // Without a set prefix, and with ForAllValues (true of an empty set).
+        json!({"ForAllValues:StringNotEquals": {"aws:PrincipalOrgPaths": "o-xxx/"}}),
+        json!({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-xxx"}}),
+    ] {
+        let v = evaluate(&with(cond.clone()), &absent).unwrap();
+        assert!(v.allowed(), "{cond}: {v}");
+    }
+    // ForAnyValue on an absent key stays false, negated or not.
+    let v = evaluate(
+        &with(json!({"ForAnyValue:StringNotEquals": {"aws:PrincipalOrgPaths": "o-xxx/"}})),
+        &absent,
+    )
+    .unwrap();
+    assert!(!v.allowed(), "{v}");
+    // A positive operator on an absent key is still false.
+    assert!(!allowed(
+        &with(json!({"StringEquals": {"aws:PrincipalOrgID": "o-xxx"}})),
+        &absent
+    ));
+}
