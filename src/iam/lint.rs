@@ -47,6 +47,8 @@ pub enum LintKind {
     WriteAccess,
     /// `ecr:*` or `*`.
     AllActions,
+    /// Neither Principal nor NotPrincipal: AWS rejects the policy.
+    NoPrincipal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,11 +63,25 @@ pub struct Lint {
 pub fn lint(policy: &Value, registry_account: &str) -> Result<Vec<Lint>, PolicyError> {
     let parsed = parse(policy)?;
     let mut out = Vec::new();
-    for st in parsed
-        .statements
-        .iter()
-        .filter(|s| s.effect == Effect::Allow)
-    {
+    for st in &parsed.statements {
+        if st.principal.is_none() && st.not_principal.is_none() {
+            out.push(Lint {
+                statement: st.id.clone(),
+                kind: LintKind::NoPrincipal,
+                message: format!(
+                    "{}: statement has no Principal; it is not valid in a repository policy",
+                    st.id
+                ),
+                hint:
+                    "a repository policy says who it is about: add \"Principal\" (identity-policy \
+                       statements, with Resource and no Principal, belong on an IAM role or user)"
+                        .into(),
+            });
+            continue;
+        }
+        if st.effect != Effect::Allow {
+            continue;
+        }
         let keys: Vec<String> = st.conditions.iter().map(|c| c.key_lowercase()).collect();
         let restricted = keys.iter().any(|k| RESTRICTING_KEYS.contains(&k.as_str()));
         let (everyone, services, foreign) = match &st.principal {

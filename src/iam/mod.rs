@@ -106,6 +106,8 @@ pub enum MissReason {
         expected: Vec<String>,
     },
     NotPrincipal,
+    /// Neither Principal nor NotPrincipal: not a valid resource-policy statement.
+    NoPrincipal,
     Action {
         expected: Vec<String>,
     },
@@ -136,6 +138,11 @@ impl fmt::Display for Miss {
                 write!(f, "the principal is not one of {}", expected.join(", "))
             }
             MissReason::NotPrincipal => write!(f, "the principal is excluded by NotPrincipal"),
+            MissReason::NoPrincipal => write!(
+                f,
+                "it has neither Principal nor NotPrincipal, which AWS rejects in a repository \
+                 policy, so it applies to no one"
+            ),
             MissReason::Action { expected } => {
                 write!(f, "the action is not one of {}", expected.join(", "))
             }
@@ -391,6 +398,11 @@ pub fn evaluate_parsed(policy: &Policy, request: &Request) -> Verdict {
 
 /// Whether a statement applies to the request, or the first reason it does not.
 fn applies(st: &Statement, r: &Request) -> Result<(), MissReason> {
+    // A resource policy names who it is about; a statement that does not (an identity-policy
+    // statement pasted in) is rejected by AWS, and never matches anyone here.
+    if st.principal.is_none() && st.not_principal.is_none() {
+        return Err(MissReason::NoPrincipal);
+    }
     if let Some(p) = &st.principal
         && !principal_matches(p, &r.principal)
     {

@@ -968,3 +968,55 @@ fn negated_operators_on_an_absent_key() {
         &absent
     ));
 }
+
+/// Seed 003's identity-policy statement (for the user or role creating the function), pasted
+/// into a repository policy by mistake: it has no Principal.
+#[test]
+fn a_statement_without_a_principal_matches_no_one_and_is_linted() {
+    let p = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "ECR Repository Access Permissions", "Effect": "Allow",
+              "Action": ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+              "Resource": "arn:aws:ecr:us-east-1:222222222222:repository/hello-repository" },
+            { "Sid": "DenyAll", "Effect": "Deny", "Action": "ecr:*" }
+        ]
+    });
+    let r = account_pull(
+        "ecr:BatchGetImage",
+        "111111111111",
+        "us-east-1",
+        "222222222222",
+        "hello-repository",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    // Neither the Allow nor the Deny applies: an implicit deny, saying why.
+    assert_eq!(v.decision, Decision::ImplicitDeny, "{v}");
+    assert_eq!(v.misses[0].reason, MissReason::NoPrincipal);
+    assert!(
+        v.to_string().contains(
+            "statement \"ECR Repository Access Permissions\" does not apply: it has neither \
+             Principal nor NotPrincipal"
+        ),
+        "{v}"
+    );
+    let lambda = lambda_pull(
+        "ecr:BatchGetImage",
+        "111111111111",
+        "us-east-1",
+        "222222222222",
+        "hello-repository",
+    );
+    assert!(!allowed(&p, &lambda));
+    let lints = lint(&p, "222222222222").unwrap();
+    assert_eq!(
+        lints.iter().map(|l| l.kind).collect::<Vec<_>>(),
+        vec![LintKind::NoPrincipal, LintKind::NoPrincipal]
+    );
+    assert!(
+        lints[0]
+            .message
+            .contains("statement has no Principal; it is not valid in a repository policy"),
+        "{lints:?}"
+    );
+}
