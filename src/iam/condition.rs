@@ -1,9 +1,10 @@
-//! Condition operators: string, ARN, numeric, date, Bool and Null, each with `...IfExists`
-//! (except Null) and the `ForAnyValue:` / `ForAllValues:` set prefixes. Keys are compared
+//! Condition operators: string, ARN, numeric, date, Bool, binary, IP address and Null, each
+//! with `...IfExists` (except Null) and the `ForAnyValue:` / `ForAllValues:` set prefixes. Keys are compared
 //! case-insensitively; values case-sensitively except for the IgnoreCase operators.
 
 use super::{Context, MissReason, wildcard};
 use serde_json::Value;
+use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Base {
@@ -22,6 +23,8 @@ enum Base {
     DateGreaterThan,
     DateGreaterThanEquals,
     Bool,
+    BinaryEquals,
+    IpAddress,
     Null,
 }
 
@@ -84,6 +87,9 @@ fn base_of(name: &str) -> Option<(Base, bool)> {
         "DateGreaterThan" => (DateGreaterThan, false),
         "DateGreaterThanEquals" => (DateGreaterThanEquals, false),
         "Bool" => (Bool, false),
+        "BinaryEquals" => (BinaryEquals, false),
+        "IpAddress" => (IpAddress, false),
+        "NotIpAddress" => (IpAddress, true),
         "Null" => (Null, false),
         _ => return None,
     })
@@ -128,6 +134,17 @@ pub fn parse(block: &Value) -> Result<Vec<Condition>, ConditionError> {
                     operator: operator.clone(),
                     key: key.clone(),
                     value: var.clone(),
+                });
+            }
+            if base == Base::IpAddress
+                && let Some(bad) = values.iter().find(|v| parse_cidr(v).is_none())
+            {
+                return Err(ConditionError::Malformed {
+                    operator: operator.clone(),
+                    message: format!(
+                        "{key}: {bad} is not an IP address or a CIDR range such as 203.0.113.0/24 \
+                         or 2001:db8::/32"
+                    ),
                 });
             }
             out.push(Condition {
@@ -233,6 +250,12 @@ impl Condition {
                 _ => false,
             },
             Bool => policy.eq_ignore_ascii_case(actual),
+            // Base64 text, compared as written.
+            BinaryEquals => policy == actual,
+            IpAddress => match (parse_cidr(policy), actual.parse::<IpAddr>()) {
+                (Some((net, prefix)), Ok(ip)) => in_cidr(net, prefix, ip.to_canonical()),
+                _ => false,
+            },
             Null => false,
         }
     }
@@ -257,6 +280,41 @@ fn arn_like(pattern: &str, arn: &str) -> bool {
     let p: Vec<&str> = pattern.splitn(6, ':').collect();
     let a: Vec<&str> = arn.splitn(6, ':').collect();
     p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| wildcard(p, a, false))
+}
+
+/// An address or a CIDR range: the network and its prefix length (a lone address is /32 or /128).
+fn parse_cidr(s: &str) -> Option<(IpAddr, u32)> {
+    let (addr, prefix) = match s.trim().split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s.trim(), None),
+    };
+    let ip: IpAddr = addr.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => p.parse::<u32>().ok().filter(|p| *p <= max)?,
+        None => max,
+    };
+    Some((ip, prefix))
+}
+
+/// Whether `ip` lies in `net/prefix`; an IPv4 address is never in an IPv6 range nor the reverse.
+fn in_cidr(net: IpAddr, prefix: u32, ip: IpAddr) -> bool {
+    fn masked(bits: u128, width: u32, prefix: u32) -> u128 {
+        if prefix == 0 {
+            0
+        } else {
+            bits >> (width - prefix)
+        }
+    }
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            masked(u32::from(n).into(), 32, prefix) == masked(u32::from(a).into(), 32, prefix)
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            masked(u128::from(n), 128, prefix) == masked(u128::from(a), 128, prefix)
+        }
+        _ => false,
+    }
 }
 
 /// Seconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss[.fff]Z`, or an integer.
@@ -313,6 +371,27 @@ mod tests {
         assert_eq!(epoch_seconds("2020-01-01T00:00:01Z"), Some(1_577_836_801));
         assert_eq!(epoch_seconds("1577836800"), Some(1_577_836_800));
         assert_eq!(epoch_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn cidr_ranges() {
+        let within = |cidr: &str, ip: &str| {
+            let (net, prefix) = parse_cidr(cidr).unwrap();
+            in_cidr(net, prefix, ip.parse::<IpAddr>().unwrap().to_canonical())
+        };
+        assert!(within("0.0.0.0/0", "198.51.100.1"));
+        assert!(!within("0.0.0.0/0", "::1"));
+        assert!(within("::/0", "2001:db8::1"));
+        assert!(within("10.1.2.3/8", "10.200.0.1"), "host bits are ignored");
+        assert!(within("10.0.0.1/32", "10.0.0.1"));
+        assert!(!within("10.0.0.1/32", "10.0.0.2"));
+        assert!(within("2001:db8::1", "2001:db8::1"));
+        assert!(!within("2001:db8::1", "2001:db8::2"));
+        assert!(within("192.0.2.0/24", "::ffff:192.0.2.1"), "IPv4-mapped");
+        assert!(parse_cidr("192.0.2.0/33").is_none());
+        assert!(parse_cidr("2001:db8::/129").is_none());
+        assert!(parse_cidr("192.0.2.0/x").is_none());
+        assert!(parse_cidr("example.com").is_none());
     }
 
     #[test]

@@ -1020,3 +1020,61 @@ fn a_statement_without_a_principal_matches_no_one_and_is_linted() {
         "{lints:?}"
     );
 }
+
+#[test]
+fn ip_address_and_binary_operators_are_evaluated() {
+    let with = |cond: Value| json!({"Statement": [{"Sid": "S", "Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Condition": cond}]});
+    let from = |ip: &str| Request {
+        context: Context::new()
+            .with("aws:SourceIp", ip)
+            .with("ecr:blob", "QmluYXJ5VmFsdWU="),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    let v4 = with(json!({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.7"]}}));
+    assert!(allowed(&v4, &from("203.0.113.200")));
+    assert!(allowed(&v4, &from("198.51.100.7")));
+    assert!(!allowed(&v4, &from("198.51.100.8")));
+    assert!(!allowed(&v4, &from("203.0.114.1")));
+    assert!(!allowed(&v4, &from("2001:db8::1")));
+    assert!(!allowed(&v4, &absent));
+    let v6 = with(json!({"IpAddress": {"aws:SourceIp": "2001:DB8:1234::/48"}}));
+    assert!(allowed(&v6, &from("2001:db8:1234:ffff::1")));
+    assert!(!allowed(&v6, &from("2001:db8:1235::1")));
+    assert!(!allowed(&v6, &from("203.0.113.1")));
+    let not = with(json!({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}));
+    assert!(!allowed(&not, &from("203.0.113.9")));
+    assert!(allowed(&not, &from("192.0.2.1")));
+    assert!(allowed(&not, &absent), "negated: true of an absent key");
+    let if_exists = with(json!({"IpAddressIfExists": {"aws:SourceIp": "203.0.113.0/24"}}));
+    assert!(allowed(&if_exists, &absent));
+    assert!(!allowed(&if_exists, &from("192.0.2.1")));
+    let v = evaluate(&v4, &from("192.0.2.1")).unwrap();
+    assert!(
+        v.to_string()
+            .contains("condition IpAddress aws:SourceIp expects 203.0.113.0/24 or 198.51.100.7 but the request has 192.0.2.1"),
+        "{v}"
+    );
+    let binary = with(json!({"BinaryEquals": {"ecr:blob": "QmluYXJ5VmFsdWU="}}));
+    assert!(allowed(&binary, &from("192.0.2.1")));
+    assert!(!allowed(
+        &with(json!({"BinaryEquals": {"ecr:blob": "cXVpdGUgZGlmZmVyZW50"}})),
+        &from("192.0.2.1")
+    ));
+    assert!(!allowed(&binary, &absent));
+    assert!(allowed(
+        &with(json!({"BinaryEqualsIfExists": {"ecr:blob": "cXVpdGUgZGlmZmVyZW50"}})),
+        &absent
+    ));
+    // A range AWS would reject is an error, not a guess.
+    let bad = with(json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/33"}}));
+    assert!(
+        evaluate(&bad, &absent)
+            .unwrap_err()
+            .to_string()
+            .contains("not an IP address or a CIDR range"),
+    );
+}
