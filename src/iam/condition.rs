@@ -166,6 +166,17 @@ impl Condition {
         self.key.to_ascii_lowercase()
     }
 
+    /// Whether this condition can only hold for requests that carry the key with one of the
+    /// policy's values: a positive operator, not `...IfExists`, not `ForAllValues:` (each of
+    /// those is true of a request without the key) and not Null, with values other than `*`.
+    pub fn restricts(&self) -> bool {
+        !self.negated
+            && !self.if_exists
+            && self.set != Some(SetOp::AllValues)
+            && self.base != Base::Null
+            && !self.values.iter().all(|v| v == "*")
+    }
+
     /// Whether the request satisfies this condition, or why not.
     pub fn check(&self, ctx: &Context) -> Result<(), MissReason> {
         let actual = ctx.get(&self.key);

@@ -82,16 +82,29 @@ pub fn lint(policy: &Value, registry_account: &str) -> Result<Vec<Lint>, PolicyE
         if st.effect != Effect::Allow {
             continue;
         }
-        let keys: Vec<String> = st.conditions.iter().map(|c| c.key_lowercase()).collect();
+        // Only conditions a request must meet by carrying the key count: StringNotEquals,
+        // ...IfExists or a "*" value is met by requests from anyone.
+        let keys: Vec<String> = st
+            .conditions
+            .iter()
+            .filter(|c| c.restricts())
+            .map(|c| c.key_lowercase())
+            .collect();
         let restricted = keys.iter().any(|k| RESTRICTING_KEYS.contains(&k.as_str()));
-        let (everyone, services, foreign) = match &st.principal {
-            Some(PrincipalSpec::Any) => (true, false, true),
-            Some(PrincipalSpec::Listed { aws, service, .. }) => (
+        let (everyone, services, foreign) = match (&st.principal, &st.not_principal) {
+            // Allow with NotPrincipal allows everyone but the few it names.
+            (_, Some(_)) | (Some(PrincipalSpec::Any), _) => (true, false, true),
+            (Some(PrincipalSpec::Listed { aws, service, .. }), None) => (
                 false,
                 !service.is_empty(),
                 aws.iter().any(|a| !a.contains(registry_account)),
             ),
-            None => (false, false, false),
+            (None, None) => (false, false, false),
+        };
+        let who = if st.not_principal.is_some() {
+            "everyone but its NotPrincipal (Allow with NotPrincipal)"
+        } else {
+            "everyone (Principal \"*\")"
         };
         let mut push = |kind, message: String, hint: &str| {
             out.push(Lint {
@@ -104,7 +117,7 @@ pub fn lint(policy: &Value, registry_account: &str) -> Result<Vec<Lint>, PolicyE
         if everyone && !restricted {
             push(
                 LintKind::OpenToEveryone,
-                "allows everyone (Principal \"*\") with no condition that limits who".into(),
+                format!("allows {who} with no condition that limits who"),
                 "add a condition on aws:PrincipalOrgID, aws:PrincipalAccount or aws:SourceAccount, \
                  or name the accounts",
             );

@@ -1078,3 +1078,67 @@ fn ip_address_and_binary_operators_are_evaluated() {
             .contains("not an IP address or a CIDR range"),
     );
 }
+
+#[test]
+fn only_positive_specific_conditions_restrict_an_open_statement() {
+    let open = |cond: Value| {
+        json!({"Statement": [{"Sid": "S", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Condition": cond}]})
+    };
+    let kinds = |p: &Value| {
+        lint(p, "111111111111")
+            .unwrap()
+            .iter()
+            .map(|l| l.kind)
+            .collect::<Vec<_>>()
+    };
+    // Each of these is met by a request from anyone (outside the organization, or without the
+    // key at all): the statement is still open to everyone.
+    for cond in [
+        json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringLike": {"aws:PrincipalOrgID": "*"}}),
+        json!({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:*"}}),
+        json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"Null": {"aws:PrincipalOrgID": "false"}}),
+    ] {
+        assert_eq!(
+            kinds(&open(cond.clone())),
+            vec![LintKind::OpenToEveryone],
+            "{cond}"
+        );
+    }
+    for cond in [
+        json!({"StringEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringLike": {"aws:PrincipalOrgID": ["o-xxx", "*"]}}),
+        json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-xxx/r-ab12/*"}}),
+    ] {
+        assert_eq!(kinds(&open(cond.clone())), vec![], "{cond}");
+    }
+    // A service statement whose aws:SourceArn condition only applies if present is still a
+    // confused deputy.
+    let lambda = json!({"Statement": [{"Sid": "L", "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLikeIfExists": {"aws:SourceArn": "arn:aws:lambda:*:222222222222:function:*"}}}]});
+    assert_eq!(kinds(&lambda), vec![LintKind::ConfusedDeputy]);
+}
+
+#[test]
+fn allow_with_not_principal_is_open_to_everyone() {
+    let p = json!({"Statement": [{"Sid": "AllButOne", "Effect": "Allow",
+        "NotPrincipal": {"AWS": "arn:aws:iam::333333333333:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:PutImage"]}]});
+    let lints = lint(&p, "111111111111").unwrap();
+    assert_eq!(
+        lints.iter().map(|l| l.kind).collect::<Vec<_>>(),
+        vec![LintKind::OpenToEveryone, LintKind::WriteAccess],
+        "{lints:?}"
+    );
+    assert!(lints[0].message.contains("NotPrincipal"), "{lints:?}");
+    // And it does allow a stranger's pull.
+    assert!(allowed(
+        &p,
+        &account_pull("ecr:BatchGetImage", "999999999999", "r", "1", "x")
+    ));
+}
