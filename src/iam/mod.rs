@@ -404,14 +404,14 @@ fn applies(st: &Statement, r: &Request) -> Result<(), MissReason> {
         return Err(MissReason::NoPrincipal);
     }
     if let Some(p) = &st.principal
-        && !principal_matches(p, &r.principal)
+        && !principal_matches(p, &r.principal, Scope::AccountRootCoversAccount)
     {
         return Err(MissReason::Principal {
             expected: principal_list(p),
         });
     }
     if let Some(p) = &st.not_principal
-        && principal_matches(p, &r.principal)
+        && principal_matches(p, &r.principal, Scope::Exact)
     {
         return Err(MissReason::NotPrincipal);
     }
@@ -478,7 +478,19 @@ fn principal_account(arn: &str) -> Option<&str> {
     (arn_ == "arn" && (service == "iam" || service == "sts")).then_some(account)
 }
 
-fn principal_matches(spec: &PrincipalSpec, who: &Principal) -> bool {
+/// What an account root ARN stands for when matching a principal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// In Principal: every principal of the account.
+    AccountRootCoversAccount,
+    /// In NotPrincipal: only the account itself. AWS checks each of the requester's identities
+    /// (account, role, session) against NotPrincipal, so listing `arn:aws:iam::C:root` alone
+    /// exempts the account but still denies its roles and users; its documentation asks for the
+    /// role's ARN *and* the account's to exempt a role.
+    Exact,
+}
+
+fn principal_matches(spec: &PrincipalSpec, who: &Principal, scope: Scope) -> bool {
     match spec {
         PrincipalSpec::Any => true,
         PrincipalSpec::Listed { aws, service, .. } => match who {
@@ -487,6 +499,9 @@ fn principal_matches(spec: &PrincipalSpec, who: &Principal) -> bool {
                 let entry = normalize_aws_principal(entry);
                 if entry == *arn {
                     return true;
+                }
+                if scope == Scope::Exact {
+                    return false;
                 }
                 // An account's root stands for every principal of that account.
                 match entry

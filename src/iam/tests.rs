@@ -1142,3 +1142,34 @@ fn allow_with_not_principal_is_open_to_everyone() {
         &account_pull("ecr:BatchGetImage", "999999999999", "r", "1", "x")
     ));
 }
+
+#[test]
+fn not_principal_with_an_account_root_exempts_only_the_account() {
+    // AWS's NotPrincipal documentation: the account root ARN exempts the account; a role of that
+    // account is exempt only if its own ARN is listed too.
+    let p = json!({"Statement": [
+        {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": "222222222222"}, "Action": "ecr:BatchGetImage"},
+        {"Sid": "DenyOthers", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "ecr:*"}
+    ]});
+    let root = account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x");
+    assert!(allowed(&p, &root));
+    let role = Request {
+        principal: Principal::Aws("arn:aws:iam::222222222222:role/deployer".into()),
+        ..root.clone()
+    };
+    let v = evaluate(&p, &role).unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+    assert_eq!(v.deciding[0].sid.as_deref(), Some("DenyOthers"));
+    // With the role listed as well (AWS's recommended form), the role is exempt.
+    let mut listed = p.clone();
+    listed["Statement"][1]["NotPrincipal"]["AWS"] = json!([
+        "arn:aws:iam::222222222222:role/deployer",
+        "arn:aws:iam::222222222222:root"
+    ]);
+    assert!(allowed(&listed, &role));
+    // A 12-digit account id in NotPrincipal is the account root too.
+    let mut by_id = p.clone();
+    by_id["Statement"][1]["NotPrincipal"]["AWS"] = json!("222222222222");
+    assert!(allowed(&by_id, &root));
+    assert!(!allowed(&by_id, &role));
+}
