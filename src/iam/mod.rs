@@ -105,11 +105,16 @@ pub enum MissReason {
     Principal {
         expected: Vec<String>,
     },
-    NotPrincipal,
+    NotPrincipal {
+        excluded: Vec<String>,
+    },
     /// Neither Principal nor NotPrincipal: not a valid resource-policy statement.
     NoPrincipal,
     Action {
         expected: Vec<String>,
+    },
+    NotAction {
+        excluded: Vec<String>,
     },
     Resource,
     ConditionKeyMissing {
@@ -137,14 +142,28 @@ impl fmt::Display for Miss {
             MissReason::Principal { expected } => {
                 write!(f, "the principal is not one of {}", expected.join(", "))
             }
-            MissReason::NotPrincipal => write!(f, "the principal is excluded by NotPrincipal"),
+            MissReason::NotPrincipal { excluded } => write!(
+                f,
+                "the principal is excluded by NotPrincipal {}",
+                excluded.join(", ")
+            ),
             MissReason::NoPrincipal => write!(
                 f,
                 "it has neither Principal nor NotPrincipal, which AWS rejects in a repository \
                  policy, so it applies to no one"
             ),
+            MissReason::Action { expected } if expected.is_empty() => {
+                write!(f, "it has neither Action nor NotAction")
+            }
             MissReason::Action { expected } => {
                 write!(f, "the action is not one of {}", expected.join(", "))
+            }
+            MissReason::NotAction { excluded } => {
+                write!(
+                    f,
+                    "the action is excluded by NotAction {}",
+                    excluded.join(", ")
+                )
             }
             MissReason::Resource => write!(f, "the resource does not match"),
             MissReason::ConditionKeyMissing { operator, key } => {
@@ -413,17 +432,23 @@ fn applies(st: &Statement, r: &Request) -> Result<(), MissReason> {
     if let Some(p) = &st.not_principal
         && principal_matches(p, &r.principal, Scope::Exact)
     {
-        return Err(MissReason::NotPrincipal);
-    }
-    let action_ok = match (&st.action, &st.not_action) {
-        (Some(list), _) => list.iter().any(|a| wildcard(a, &r.action, true)),
-        (None, Some(list)) => !list.iter().any(|a| wildcard(a, &r.action, true)),
-        (None, None) => false,
-    };
-    if !action_ok {
-        return Err(MissReason::Action {
-            expected: st.action.clone().unwrap_or_default(),
+        return Err(MissReason::NotPrincipal {
+            excluded: principal_list(p),
         });
+    }
+    match (&st.action, &st.not_action) {
+        (Some(list), _) if !list.iter().any(|a| wildcard(a, &r.action, true)) => {
+            return Err(MissReason::Action {
+                expected: list.clone(),
+            });
+        }
+        (None, Some(list)) if list.iter().any(|a| wildcard(a, &r.action, true)) => {
+            return Err(MissReason::NotAction {
+                excluded: list.clone(),
+            });
+        }
+        (None, None) => return Err(MissReason::Action { expected: vec![] }),
+        _ => {}
     }
     let resource_ok = match (&st.resource, &st.not_resource) {
         (Some(list), _) => list.iter().any(|p| wildcard(p, &r.resource, false)),

@@ -712,6 +712,32 @@ fn not_principal_and_not_action() {
     )
     .unwrap();
     assert_eq!(v.decision, Decision::ExplicitDeny);
+    // The explanations name what NotAction and NotPrincipal excluded.
+    let v = evaluate(
+        &p,
+        &account_pull("ecr:DeleteRepository", "222222222222", "r", "1", "x"),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ImplicitDeny);
+    assert!(
+        v.to_string().contains(
+            "statement #2 does not apply: the action is excluded by NotAction ecr:Delete*"
+        ),
+        "{v}"
+    );
+    let allow_all_but = json!({"Statement": [
+        {"Effect": "Allow", "NotPrincipal": {"AWS": "222222222222"}, "Action": "ecr:*"}
+    ]});
+    let v = evaluate(
+        &allow_all_but,
+        &account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x"),
+    )
+    .unwrap();
+    assert!(
+        v.to_string()
+            .contains("the principal is excluded by NotPrincipal arn:aws:iam::222222222222:root"),
+        "{v}"
+    );
 }
 
 #[test]
