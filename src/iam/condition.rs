@@ -328,7 +328,8 @@ fn in_cidr(net: IpAddr, prefix: u32, ip: IpAddr) -> bool {
     }
 }
 
-/// Seconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss[.fff]Z`, or an integer.
+/// Seconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss[.fff]` followed by `Z` or an
+/// offset such as `+02:00`, or an integer.
 fn epoch_seconds(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return Some(n);
@@ -349,7 +350,26 @@ fn epoch_seconds(s: &str) -> Option<i64> {
     let secs = match time {
         None => 0,
         Some(t) => {
-            let t = t.strip_suffix('Z')?;
+            // The zone: `Z`, or an offset from UTC (`+02:00`, `-0530`, `+02`).
+            let (t, offset) = if let Some(t) = t.strip_suffix(['Z', 'z']) {
+                (t, 0)
+            } else {
+                let at = t.find(['+', '-'])?;
+                let (t, zone) = t.split_at(at);
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                let zone = &zone[1..];
+                let (zh, zm) = match zone.split_once(':') {
+                    Some((h, m)) => (h, m),
+                    None if zone.len() == 4 => zone.split_at(2),
+                    None if zone.len() == 2 => (zone, "00"),
+                    None => return None,
+                };
+                let (zh, zm): (i64, i64) = (zh.parse().ok()?, zm.parse().ok()?);
+                if zh > 23 || zm > 59 {
+                    return None;
+                }
+                (t, sign * (zh * 3600 + zm * 60))
+            };
             let t = t.split('.').next()?;
             let mut parts = t.split(':');
             let (h, mi, se): (i64, i64, i64) = (
@@ -357,7 +377,11 @@ fn epoch_seconds(s: &str) -> Option<i64> {
                 parts.next()?.parse().ok()?,
                 parts.next().unwrap_or("0").parse().ok()?,
             );
-            h * 3600 + mi * 60 + se
+            if h > 23 || mi > 59 || se > 60 {
+                return None;
+            }
+            // Local time minus its offset is UTC.
+            h * 3600 + mi * 60 + se - offset
         }
     };
     // Days from civil (Howard Hinnant's algorithm).
@@ -382,6 +406,31 @@ mod tests {
         assert_eq!(epoch_seconds("2020-01-01T00:00:01Z"), Some(1_577_836_801));
         assert_eq!(epoch_seconds("1577836800"), Some(1_577_836_800));
         assert_eq!(epoch_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn dates_with_an_offset_from_utc() {
+        // Midnight in UTC+2 is 22:00 the day before in UTC.
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+02:00"),
+            epoch_seconds("2025-12-31T22:00:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00.500-05:30"),
+            epoch_seconds("2026-01-01T05:30:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+0200"),
+            epoch_seconds("2025-12-31T22:00:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+00:00"),
+            epoch_seconds("2026-01-01T00:00:00Z")
+        );
+        assert!(epoch_seconds("2026-01-01T00:00:00+02:00").is_some());
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00+25:00"), None);
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00+2"), None);
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00"), None);
     }
 
     #[test]

@@ -806,6 +806,15 @@ fn numeric_date_bool_null_and_negated_operators() {
         &with(json!({"DateGreaterThan": {"aws:CurrentTime": "2027-01-01"}})),
         &request
     ));
+    // 13:00 at UTC+2 is 11:00 UTC, before the request's 12:00 UTC.
+    assert!(allowed(
+        &with(json!({"DateGreaterThan": {"aws:CurrentTime": "2026-11-25T13:00:00+02:00"}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"DateLessThan": {"aws:CurrentTime": "2026-11-25T13:00:00+02:00"}})),
+        &request
+    ));
     assert!(allowed(
         &with(json!({"Bool": {"aws:SecureTransport": true}})),
         &request
