@@ -1,9 +1,10 @@
-//! Condition operators: string, ARN, numeric, date, Bool and Null, each with `...IfExists`
-//! (except Null) and the `ForAnyValue:` / `ForAllValues:` set prefixes. Keys are compared
+//! Condition operators: string, ARN, numeric, date, Bool, binary, IP address and Null, each
+//! with `...IfExists` (except Null) and the `ForAnyValue:` / `ForAllValues:` set prefixes. Keys are compared
 //! case-insensitively; values case-sensitively except for the IgnoreCase operators.
 
 use super::{Context, MissReason, wildcard};
 use serde_json::Value;
+use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Base {
@@ -22,6 +23,8 @@ enum Base {
     DateGreaterThan,
     DateGreaterThanEquals,
     Bool,
+    BinaryEquals,
+    IpAddress,
     Null,
 }
 
@@ -84,6 +87,9 @@ fn base_of(name: &str) -> Option<(Base, bool)> {
         "DateGreaterThan" => (DateGreaterThan, false),
         "DateGreaterThanEquals" => (DateGreaterThanEquals, false),
         "Bool" => (Bool, false),
+        "BinaryEquals" => (BinaryEquals, false),
+        "IpAddress" => (IpAddress, false),
+        "NotIpAddress" => (IpAddress, true),
         "Null" => (Null, false),
         _ => return None,
     })
@@ -130,6 +136,17 @@ pub fn parse(block: &Value) -> Result<Vec<Condition>, ConditionError> {
                     value: var.clone(),
                 });
             }
+            if base == Base::IpAddress
+                && let Some(bad) = values.iter().find(|v| parse_cidr(v).is_none())
+            {
+                return Err(ConditionError::Malformed {
+                    operator: operator.clone(),
+                    message: format!(
+                        "{key}: {bad} is not an IP address or a CIDR range such as 203.0.113.0/24 \
+                         or 2001:db8::/32"
+                    ),
+                });
+            }
             out.push(Condition {
                 operator: operator.clone(),
                 base,
@@ -149,6 +166,17 @@ impl Condition {
         self.key.to_ascii_lowercase()
     }
 
+    /// Whether this condition can only hold for requests that carry the key with one of the
+    /// policy's values: a positive operator, not `...IfExists`, not `ForAllValues:` (each of
+    /// those is true of a request without the key) and not Null, with values other than `*`.
+    pub fn restricts(&self) -> bool {
+        !self.negated
+            && !self.if_exists
+            && self.set != Some(SetOp::AllValues)
+            && self.base != Base::Null
+            && !self.values.iter().all(|v| v == "*")
+    }
+
     /// Whether the request satisfies this condition, or why not.
     pub fn check(&self, ctx: &Context) -> Result<(), MissReason> {
         let actual = ctx.get(&self.key);
@@ -164,8 +192,13 @@ impl Condition {
         }
         let present = actual.filter(|v| !v.is_empty());
         let ok = match (self.set, present) {
-            // ForAllValues holds for an empty set; IfExists for an absent key.
+            // ForAllValues holds for an empty set; IfExists for an absent key; and so does a
+            // negated operator without a set prefix ("the key does not equal X" is true of a
+            // request without the key, which is why a Deny with StringNotEquals
+            // aws:PrincipalOrgID also denies service principals, which carry no such key).
+            // ForAnyValue stays false on an absent key, negated or not.
             (Some(SetOp::AllValues), None) => true,
+            (None, None) if self.negated => true,
             (None | Some(SetOp::AnyValue), None) => {
                 if self.if_exists {
                     true
@@ -228,6 +261,12 @@ impl Condition {
                 _ => false,
             },
             Bool => policy.eq_ignore_ascii_case(actual),
+            // Base64 text, compared as written.
+            BinaryEquals => policy == actual,
+            IpAddress => match (parse_cidr(policy), actual.parse::<IpAddr>()) {
+                (Some((net, prefix)), Ok(ip)) => in_cidr(net, prefix, ip.to_canonical()),
+                _ => false,
+            },
             Null => false,
         }
     }
@@ -254,7 +293,43 @@ fn arn_like(pattern: &str, arn: &str) -> bool {
     p.len() == 6 && a.len() == 6 && p.iter().zip(&a).all(|(p, a)| wildcard(p, a, false))
 }
 
-/// Seconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss[.fff]Z`, or an integer.
+/// An address or a CIDR range: the network and its prefix length (a lone address is /32 or /128).
+fn parse_cidr(s: &str) -> Option<(IpAddr, u32)> {
+    let (addr, prefix) = match s.trim().split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s.trim(), None),
+    };
+    let ip: IpAddr = addr.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => p.parse::<u32>().ok().filter(|p| *p <= max)?,
+        None => max,
+    };
+    Some((ip, prefix))
+}
+
+/// Whether `ip` lies in `net/prefix`; an IPv4 address is never in an IPv6 range nor the reverse.
+fn in_cidr(net: IpAddr, prefix: u32, ip: IpAddr) -> bool {
+    fn masked(bits: u128, width: u32, prefix: u32) -> u128 {
+        if prefix == 0 {
+            0
+        } else {
+            bits >> (width - prefix)
+        }
+    }
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            masked(u32::from(n).into(), 32, prefix) == masked(u32::from(a).into(), 32, prefix)
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            masked(u128::from(n), 128, prefix) == masked(u128::from(a), 128, prefix)
+        }
+        _ => false,
+    }
+}
+
+/// Seconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss[.fff]` followed by `Z` or an
+/// offset such as `+02:00`, or an integer.
 fn epoch_seconds(s: &str) -> Option<i64> {
     if let Ok(n) = s.parse::<i64>() {
         return Some(n);
@@ -275,7 +350,26 @@ fn epoch_seconds(s: &str) -> Option<i64> {
     let secs = match time {
         None => 0,
         Some(t) => {
-            let t = t.strip_suffix('Z')?;
+            // The zone: `Z`, or an offset from UTC (`+02:00`, `-0530`, `+02`).
+            let (t, offset) = if let Some(t) = t.strip_suffix(['Z', 'z']) {
+                (t, 0)
+            } else {
+                let at = t.find(['+', '-'])?;
+                let (t, zone) = t.split_at(at);
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                let zone = &zone[1..];
+                let (zh, zm) = match zone.split_once(':') {
+                    Some((h, m)) => (h, m),
+                    None if zone.len() == 4 => zone.split_at(2),
+                    None if zone.len() == 2 => (zone, "00"),
+                    None => return None,
+                };
+                let (zh, zm): (i64, i64) = (zh.parse().ok()?, zm.parse().ok()?);
+                if zh > 23 || zm > 59 {
+                    return None;
+                }
+                (t, sign * (zh * 3600 + zm * 60))
+            };
             let t = t.split('.').next()?;
             let mut parts = t.split(':');
             let (h, mi, se): (i64, i64, i64) = (
@@ -283,7 +377,11 @@ fn epoch_seconds(s: &str) -> Option<i64> {
                 parts.next()?.parse().ok()?,
                 parts.next().unwrap_or("0").parse().ok()?,
             );
-            h * 3600 + mi * 60 + se
+            if h > 23 || mi > 59 || se > 60 {
+                return None;
+            }
+            // Local time minus its offset is UTC.
+            h * 3600 + mi * 60 + se - offset
         }
     };
     // Days from civil (Howard Hinnant's algorithm).
@@ -308,6 +406,52 @@ mod tests {
         assert_eq!(epoch_seconds("2020-01-01T00:00:01Z"), Some(1_577_836_801));
         assert_eq!(epoch_seconds("1577836800"), Some(1_577_836_800));
         assert_eq!(epoch_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn dates_with_an_offset_from_utc() {
+        // Midnight in UTC+2 is 22:00 the day before in UTC.
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+02:00"),
+            epoch_seconds("2025-12-31T22:00:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00.500-05:30"),
+            epoch_seconds("2026-01-01T05:30:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+0200"),
+            epoch_seconds("2025-12-31T22:00:00Z")
+        );
+        assert_eq!(
+            epoch_seconds("2026-01-01T00:00:00+00:00"),
+            epoch_seconds("2026-01-01T00:00:00Z")
+        );
+        assert!(epoch_seconds("2026-01-01T00:00:00+02:00").is_some());
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00+25:00"), None);
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00+2"), None);
+        assert_eq!(epoch_seconds("2026-01-01T00:00:00"), None);
+    }
+
+    #[test]
+    fn cidr_ranges() {
+        let within = |cidr: &str, ip: &str| {
+            let (net, prefix) = parse_cidr(cidr).unwrap();
+            in_cidr(net, prefix, ip.parse::<IpAddr>().unwrap().to_canonical())
+        };
+        assert!(within("0.0.0.0/0", "198.51.100.1"));
+        assert!(!within("0.0.0.0/0", "::1"));
+        assert!(within("::/0", "2001:db8::1"));
+        assert!(within("10.1.2.3/8", "10.200.0.1"), "host bits are ignored");
+        assert!(within("10.0.0.1/32", "10.0.0.1"));
+        assert!(!within("10.0.0.1/32", "10.0.0.2"));
+        assert!(within("2001:db8::1", "2001:db8::1"));
+        assert!(!within("2001:db8::1", "2001:db8::2"));
+        assert!(within("192.0.2.0/24", "::ffff:192.0.2.1"), "IPv4-mapped");
+        assert!(parse_cidr("192.0.2.0/33").is_none());
+        assert!(parse_cidr("2001:db8::/129").is_none());
+        assert!(parse_cidr("192.0.2.0/x").is_none());
+        assert!(parse_cidr("example.com").is_none());
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub enum LintKind {
     WriteAccess,
     /// `ecr:*` or `*`.
     AllActions,
+    /// Neither Principal nor NotPrincipal: AWS rejects the policy.
+    NoPrincipal,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,21 +63,48 @@ pub struct Lint {
 pub fn lint(policy: &Value, registry_account: &str) -> Result<Vec<Lint>, PolicyError> {
     let parsed = parse(policy)?;
     let mut out = Vec::new();
-    for st in parsed
-        .statements
-        .iter()
-        .filter(|s| s.effect == Effect::Allow)
-    {
-        let keys: Vec<String> = st.conditions.iter().map(|c| c.key_lowercase()).collect();
+    for st in &parsed.statements {
+        if st.principal.is_none() && st.not_principal.is_none() {
+            out.push(Lint {
+                statement: st.id.clone(),
+                kind: LintKind::NoPrincipal,
+                message: format!(
+                    "{}: statement has no Principal; it is not valid in a repository policy",
+                    st.id
+                ),
+                hint:
+                    "a repository policy says who it is about: add \"Principal\" (identity-policy \
+                       statements, with Resource and no Principal, belong on an IAM role or user)"
+                        .into(),
+            });
+            continue;
+        }
+        if st.effect != Effect::Allow {
+            continue;
+        }
+        // Only conditions a request must meet by carrying the key count: StringNotEquals,
+        // ...IfExists or a "*" value is met by requests from anyone.
+        let keys: Vec<String> = st
+            .conditions
+            .iter()
+            .filter(|c| c.restricts())
+            .map(|c| c.key_lowercase())
+            .collect();
         let restricted = keys.iter().any(|k| RESTRICTING_KEYS.contains(&k.as_str()));
-        let (everyone, services, foreign) = match &st.principal {
-            Some(PrincipalSpec::Any) => (true, false, true),
-            Some(PrincipalSpec::Listed { aws, service, .. }) => (
+        let (everyone, services, foreign) = match (&st.principal, &st.not_principal) {
+            // Allow with NotPrincipal allows everyone but the few it names.
+            (_, Some(_)) | (Some(PrincipalSpec::Any), _) => (true, false, true),
+            (Some(PrincipalSpec::Listed { aws, service, .. }), None) => (
                 false,
                 !service.is_empty(),
                 aws.iter().any(|a| !a.contains(registry_account)),
             ),
-            None => (false, false, false),
+            (None, None) => (false, false, false),
+        };
+        let who = if st.not_principal.is_some() {
+            "everyone but its NotPrincipal (Allow with NotPrincipal)"
+        } else {
+            "everyone (Principal \"*\")"
         };
         let mut push = |kind, message: String, hint: &str| {
             out.push(Lint {
@@ -88,7 +117,7 @@ pub fn lint(policy: &Value, registry_account: &str) -> Result<Vec<Lint>, PolicyE
         if everyone && !restricted {
             push(
                 LintKind::OpenToEveryone,
-                "allows everyone (Principal \"*\") with no condition that limits who".into(),
+                format!("allows {who} with no condition that limits who"),
                 "add a condition on aws:PrincipalOrgID, aws:PrincipalAccount or aws:SourceAccount, \
                  or name the accounts",
             );

@@ -105,9 +105,16 @@ pub enum MissReason {
     Principal {
         expected: Vec<String>,
     },
-    NotPrincipal,
+    NotPrincipal {
+        excluded: Vec<String>,
+    },
+    /// Neither Principal nor NotPrincipal: not a valid resource-policy statement.
+    NoPrincipal,
     Action {
         expected: Vec<String>,
+    },
+    NotAction {
+        excluded: Vec<String>,
     },
     Resource,
     ConditionKeyMissing {
@@ -135,9 +142,28 @@ impl fmt::Display for Miss {
             MissReason::Principal { expected } => {
                 write!(f, "the principal is not one of {}", expected.join(", "))
             }
-            MissReason::NotPrincipal => write!(f, "the principal is excluded by NotPrincipal"),
+            MissReason::NotPrincipal { excluded } => write!(
+                f,
+                "the principal is excluded by NotPrincipal {}",
+                excluded.join(", ")
+            ),
+            MissReason::NoPrincipal => write!(
+                f,
+                "it has neither Principal nor NotPrincipal, which AWS rejects in a repository \
+                 policy, so it applies to no one"
+            ),
+            MissReason::Action { expected } if expected.is_empty() => {
+                write!(f, "it has neither Action nor NotAction")
+            }
             MissReason::Action { expected } => {
                 write!(f, "the action is not one of {}", expected.join(", "))
+            }
+            MissReason::NotAction { excluded } => {
+                write!(
+                    f,
+                    "the action is excluded by NotAction {}",
+                    excluded.join(", ")
+                )
             }
             MissReason::Resource => write!(f, "the resource does not match"),
             MissReason::ConditionKeyMissing { operator, key } => {
@@ -391,27 +417,38 @@ pub fn evaluate_parsed(policy: &Policy, request: &Request) -> Verdict {
 
 /// Whether a statement applies to the request, or the first reason it does not.
 fn applies(st: &Statement, r: &Request) -> Result<(), MissReason> {
+    // A resource policy names who it is about; a statement that does not (an identity-policy
+    // statement pasted in) is rejected by AWS, and never matches anyone here.
+    if st.principal.is_none() && st.not_principal.is_none() {
+        return Err(MissReason::NoPrincipal);
+    }
     if let Some(p) = &st.principal
-        && !principal_matches(p, &r.principal)
+        && !principal_matches(p, &r.principal, Scope::AccountRootCoversAccount)
     {
         return Err(MissReason::Principal {
             expected: principal_list(p),
         });
     }
     if let Some(p) = &st.not_principal
-        && principal_matches(p, &r.principal)
+        && principal_matches(p, &r.principal, Scope::Exact)
     {
-        return Err(MissReason::NotPrincipal);
-    }
-    let action_ok = match (&st.action, &st.not_action) {
-        (Some(list), _) => list.iter().any(|a| wildcard(a, &r.action, true)),
-        (None, Some(list)) => !list.iter().any(|a| wildcard(a, &r.action, true)),
-        (None, None) => false,
-    };
-    if !action_ok {
-        return Err(MissReason::Action {
-            expected: st.action.clone().unwrap_or_default(),
+        return Err(MissReason::NotPrincipal {
+            excluded: principal_list(p),
         });
+    }
+    match (&st.action, &st.not_action) {
+        (Some(list), _) if !list.iter().any(|a| wildcard(a, &r.action, true)) => {
+            return Err(MissReason::Action {
+                expected: list.clone(),
+            });
+        }
+        (None, Some(list)) if list.iter().any(|a| wildcard(a, &r.action, true)) => {
+            return Err(MissReason::NotAction {
+                excluded: list.clone(),
+            });
+        }
+        (None, None) => return Err(MissReason::Action { expected: vec![] }),
+        _ => {}
     }
     let resource_ok = match (&st.resource, &st.not_resource) {
         (Some(list), _) => list.iter().any(|p| wildcard(p, &r.resource, false)),
@@ -466,7 +503,19 @@ fn principal_account(arn: &str) -> Option<&str> {
     (arn_ == "arn" && (service == "iam" || service == "sts")).then_some(account)
 }
 
-fn principal_matches(spec: &PrincipalSpec, who: &Principal) -> bool {
+/// What an account root ARN stands for when matching a principal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// In Principal: every principal of the account.
+    AccountRootCoversAccount,
+    /// In NotPrincipal: only the account itself. AWS checks each of the requester's identities
+    /// (account, role, session) against NotPrincipal, so listing `arn:aws:iam::C:root` alone
+    /// exempts the account but still denies its roles and users; its documentation asks for the
+    /// role's ARN *and* the account's to exempt a role.
+    Exact,
+}
+
+fn principal_matches(spec: &PrincipalSpec, who: &Principal, scope: Scope) -> bool {
     match spec {
         PrincipalSpec::Any => true,
         PrincipalSpec::Listed { aws, service, .. } => match who {
@@ -475,6 +524,9 @@ fn principal_matches(spec: &PrincipalSpec, who: &Principal) -> bool {
                 let entry = normalize_aws_principal(entry);
                 if entry == *arn {
                     return true;
+                }
+                if scope == Scope::Exact {
+                    return false;
                 }
                 // An account's root stands for every principal of that account.
                 match entry

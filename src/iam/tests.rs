@@ -712,6 +712,32 @@ fn not_principal_and_not_action() {
     )
     .unwrap();
     assert_eq!(v.decision, Decision::ExplicitDeny);
+    // The explanations name what NotAction and NotPrincipal excluded.
+    let v = evaluate(
+        &p,
+        &account_pull("ecr:DeleteRepository", "222222222222", "r", "1", "x"),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ImplicitDeny);
+    assert!(
+        v.to_string().contains(
+            "statement #2 does not apply: the action is excluded by NotAction ecr:Delete*"
+        ),
+        "{v}"
+    );
+    let allow_all_but = json!({"Statement": [
+        {"Effect": "Allow", "NotPrincipal": {"AWS": "222222222222"}, "Action": "ecr:*"}
+    ]});
+    let v = evaluate(
+        &allow_all_but,
+        &account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x"),
+    )
+    .unwrap();
+    assert!(
+        v.to_string()
+            .contains("the principal is excluded by NotPrincipal arn:aws:iam::222222222222:root"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -778,6 +804,15 @@ fn numeric_date_bool_null_and_negated_operators() {
     ));
     assert!(!allowed(
         &with(json!({"DateGreaterThan": {"aws:CurrentTime": "2027-01-01"}})),
+        &request
+    ));
+    // 13:00 at UTC+2 is 11:00 UTC, before the request's 12:00 UTC.
+    assert!(allowed(
+        &with(json!({"DateGreaterThan": {"aws:CurrentTime": "2026-11-25T13:00:00+02:00"}})),
+        &request
+    ));
+    assert!(!allowed(
+        &with(json!({"DateLessThan": {"aws:CurrentTime": "2026-11-25T13:00:00+02:00"}})),
         &request
     ));
     assert!(allowed(
@@ -878,4 +913,298 @@ fn wildcards() {
         "arn:aws:lambda:eu-west-1:1",
         false
     ));
+}
+
+#[test]
+fn a_deny_on_string_not_equals_org_id_denies_lambda_s_pull() {
+    // The common organization guard: deny everyone outside the organization. Lambda's own pull
+    // is made by a service principal and carries no aws:PrincipalOrgID, and a negated operator
+    // is true of an absent key, so the guard denies Lambda too (AWS's documented behaviour).
+    let mut p = blog_pair();
+    p["Statement"].as_array_mut().unwrap().push(json!({
+        "Sid": "DenyOutsideOrg", "Effect": "Deny", "Principal": "*",
+        "Action": "ecr:*",
+        "Condition": { "StringNotEquals": { "aws:PrincipalOrgID": "o-xxx" } }
+    }));
+    let r = lambda_pull(
+        "ecr:BatchGetImage",
+        "222222222222",
+        "us-east-1",
+        "111111111111",
+        "x",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+    assert_eq!(v.deciding[0].sid.as_deref(), Some("DenyOutsideOrg"));
+    assert!(
+        v.to_string()
+            .contains("explicitly denied by statement \"DenyOutsideOrg\""),
+        "{v}"
+    );
+    // A member of the organization passes the guard.
+    let member = Request {
+        context: Context::new().with("aws:PrincipalOrgID", "o-xxx"),
+        ..account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "x",
+        )
+    };
+    assert!(allowed(&p, &member));
+    // An account outside any organization has no aws:PrincipalOrgID either: denied.
+    let v = evaluate(
+        &p,
+        &account_pull(
+            "ecr:BatchGetImage",
+            "222222222222",
+            "us-east-1",
+            "111111111111",
+            "x",
+        ),
+    )
+    .unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+}
+
+#[test]
+fn negated_operators_on_an_absent_key() {
+    let with = |cond: Value| json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Condition": cond}]});
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    for cond in [
+        json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringNotEqualsIgnoreCase": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringNotLike": {"aws:PrincipalOrgID": "o-*"}}),
+        json!({"ArnNotEquals": {"aws:SourceArn": "arn:aws:lambda:r:1:function:f"}}),
+        json!({"ArnNotLike": {"aws:SourceArn": "arn:aws:lambda:*:*:function:*"}}),
+        json!({"NumericNotEquals": {"ecr:count": "5"}}),
+        json!({"DateNotEquals": {"aws:CurrentTime": "2026-01-01"}}),
+        // Without a set prefix, and with ForAllValues (true of an empty set).
+        json!({"ForAllValues:StringNotEquals": {"aws:PrincipalOrgPaths": "o-xxx/"}}),
+        json!({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-xxx"}}),
+    ] {
+        let v = evaluate(&with(cond.clone()), &absent).unwrap();
+        assert!(v.allowed(), "{cond}: {v}");
+    }
+    // ForAnyValue on an absent key stays false, negated or not.
+    let v = evaluate(
+        &with(json!({"ForAnyValue:StringNotEquals": {"aws:PrincipalOrgPaths": "o-xxx/"}})),
+        &absent,
+    )
+    .unwrap();
+    assert!(!v.allowed(), "{v}");
+    // A positive operator on an absent key is still false.
+    assert!(!allowed(
+        &with(json!({"StringEquals": {"aws:PrincipalOrgID": "o-xxx"}})),
+        &absent
+    ));
+}
+
+/// Seed 003's identity-policy statement (for the user or role creating the function), pasted
+/// into a repository policy by mistake: it has no Principal.
+#[test]
+fn a_statement_without_a_principal_matches_no_one_and_is_linted() {
+    let p = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "ECR Repository Access Permissions", "Effect": "Allow",
+              "Action": ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+              "Resource": "arn:aws:ecr:us-east-1:222222222222:repository/hello-repository" },
+            { "Sid": "DenyAll", "Effect": "Deny", "Action": "ecr:*" }
+        ]
+    });
+    let r = account_pull(
+        "ecr:BatchGetImage",
+        "111111111111",
+        "us-east-1",
+        "222222222222",
+        "hello-repository",
+    );
+    let v = evaluate(&p, &r).unwrap();
+    // Neither the Allow nor the Deny applies: an implicit deny, saying why.
+    assert_eq!(v.decision, Decision::ImplicitDeny, "{v}");
+    assert_eq!(v.misses[0].reason, MissReason::NoPrincipal);
+    assert!(
+        v.to_string().contains(
+            "statement \"ECR Repository Access Permissions\" does not apply: it has neither \
+             Principal nor NotPrincipal"
+        ),
+        "{v}"
+    );
+    let lambda = lambda_pull(
+        "ecr:BatchGetImage",
+        "111111111111",
+        "us-east-1",
+        "222222222222",
+        "hello-repository",
+    );
+    assert!(!allowed(&p, &lambda));
+    let lints = lint(&p, "222222222222").unwrap();
+    assert_eq!(
+        lints.iter().map(|l| l.kind).collect::<Vec<_>>(),
+        vec![LintKind::NoPrincipal, LintKind::NoPrincipal]
+    );
+    assert!(
+        lints[0]
+            .message
+            .contains("statement has no Principal; it is not valid in a repository policy"),
+        "{lints:?}"
+    );
+}
+
+#[test]
+fn ip_address_and_binary_operators_are_evaluated() {
+    let with = |cond: Value| json!({"Statement": [{"Sid": "S", "Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Condition": cond}]});
+    let from = |ip: &str| Request {
+        context: Context::new()
+            .with("aws:SourceIp", ip)
+            .with("ecr:blob", "QmluYXJ5VmFsdWU="),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    let absent = Request {
+        context: Context::new(),
+        ..account_pull("ecr:BatchGetImage", "2", "r", "1", "x")
+    };
+    let v4 = with(json!({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.51.100.7"]}}));
+    assert!(allowed(&v4, &from("203.0.113.200")));
+    assert!(allowed(&v4, &from("198.51.100.7")));
+    assert!(!allowed(&v4, &from("198.51.100.8")));
+    assert!(!allowed(&v4, &from("203.0.114.1")));
+    assert!(!allowed(&v4, &from("2001:db8::1")));
+    assert!(!allowed(&v4, &absent));
+    let v6 = with(json!({"IpAddress": {"aws:SourceIp": "2001:DB8:1234::/48"}}));
+    assert!(allowed(&v6, &from("2001:db8:1234:ffff::1")));
+    assert!(!allowed(&v6, &from("2001:db8:1235::1")));
+    assert!(!allowed(&v6, &from("203.0.113.1")));
+    let not = with(json!({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}));
+    assert!(!allowed(&not, &from("203.0.113.9")));
+    assert!(allowed(&not, &from("192.0.2.1")));
+    assert!(allowed(&not, &absent), "negated: true of an absent key");
+    let if_exists = with(json!({"IpAddressIfExists": {"aws:SourceIp": "203.0.113.0/24"}}));
+    assert!(allowed(&if_exists, &absent));
+    assert!(!allowed(&if_exists, &from("192.0.2.1")));
+    let v = evaluate(&v4, &from("192.0.2.1")).unwrap();
+    assert!(
+        v.to_string()
+            .contains("condition IpAddress aws:SourceIp expects 203.0.113.0/24 or 198.51.100.7 but the request has 192.0.2.1"),
+        "{v}"
+    );
+    let binary = with(json!({"BinaryEquals": {"ecr:blob": "QmluYXJ5VmFsdWU="}}));
+    assert!(allowed(&binary, &from("192.0.2.1")));
+    assert!(!allowed(
+        &with(json!({"BinaryEquals": {"ecr:blob": "cXVpdGUgZGlmZmVyZW50"}})),
+        &from("192.0.2.1")
+    ));
+    assert!(!allowed(&binary, &absent));
+    assert!(allowed(
+        &with(json!({"BinaryEqualsIfExists": {"ecr:blob": "cXVpdGUgZGlmZmVyZW50"}})),
+        &absent
+    ));
+    // A range AWS would reject is an error, not a guess.
+    let bad = with(json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/33"}}));
+    assert!(
+        evaluate(&bad, &absent)
+            .unwrap_err()
+            .to_string()
+            .contains("not an IP address or a CIDR range"),
+    );
+}
+
+#[test]
+fn only_positive_specific_conditions_restrict_an_open_statement() {
+    let open = |cond: Value| {
+        json!({"Statement": [{"Sid": "S", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Condition": cond}]})
+    };
+    let kinds = |p: &Value| {
+        lint(p, "111111111111")
+            .unwrap()
+            .iter()
+            .map(|l| l.kind)
+            .collect::<Vec<_>>()
+    };
+    // Each of these is met by a request from anyone (outside the organization, or without the
+    // key at all): the statement is still open to everyone.
+    for cond in [
+        json!({"StringNotEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringLike": {"aws:PrincipalOrgID": "*"}}),
+        json!({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:*"}}),
+        json!({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"Null": {"aws:PrincipalOrgID": "false"}}),
+    ] {
+        assert_eq!(
+            kinds(&open(cond.clone())),
+            vec![LintKind::OpenToEveryone],
+            "{cond}"
+        );
+    }
+    for cond in [
+        json!({"StringEquals": {"aws:PrincipalOrgID": "o-xxx"}}),
+        json!({"StringLike": {"aws:PrincipalOrgID": ["o-xxx", "*"]}}),
+        json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-xxx/r-ab12/*"}}),
+    ] {
+        assert_eq!(kinds(&open(cond.clone())), vec![], "{cond}");
+    }
+    // A service statement whose aws:SourceArn condition only applies if present is still a
+    // confused deputy.
+    let lambda = json!({"Statement": [{"Sid": "L", "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLikeIfExists": {"aws:SourceArn": "arn:aws:lambda:*:222222222222:function:*"}}}]});
+    assert_eq!(kinds(&lambda), vec![LintKind::ConfusedDeputy]);
+}
+
+#[test]
+fn allow_with_not_principal_is_open_to_everyone() {
+    let p = json!({"Statement": [{"Sid": "AllButOne", "Effect": "Allow",
+        "NotPrincipal": {"AWS": "arn:aws:iam::333333333333:root"},
+        "Action": ["ecr:BatchGetImage", "ecr:PutImage"]}]});
+    let lints = lint(&p, "111111111111").unwrap();
+    assert_eq!(
+        lints.iter().map(|l| l.kind).collect::<Vec<_>>(),
+        vec![LintKind::OpenToEveryone, LintKind::WriteAccess],
+        "{lints:?}"
+    );
+    assert!(lints[0].message.contains("NotPrincipal"), "{lints:?}");
+    // And it does allow a stranger's pull.
+    assert!(allowed(
+        &p,
+        &account_pull("ecr:BatchGetImage", "999999999999", "r", "1", "x")
+    ));
+}
+
+#[test]
+fn not_principal_with_an_account_root_exempts_only_the_account() {
+    // AWS's NotPrincipal documentation: the account root ARN exempts the account; a role of that
+    // account is exempt only if its own ARN is listed too.
+    let p = json!({"Statement": [
+        {"Sid": "AllowPull", "Effect": "Allow", "Principal": {"AWS": "222222222222"}, "Action": "ecr:BatchGetImage"},
+        {"Sid": "DenyOthers", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "ecr:*"}
+    ]});
+    let root = account_pull("ecr:BatchGetImage", "222222222222", "r", "1", "x");
+    assert!(allowed(&p, &root));
+    let role = Request {
+        principal: Principal::Aws("arn:aws:iam::222222222222:role/deployer".into()),
+        ..root.clone()
+    };
+    let v = evaluate(&p, &role).unwrap();
+    assert_eq!(v.decision, Decision::ExplicitDeny, "{v}");
+    assert_eq!(v.deciding[0].sid.as_deref(), Some("DenyOthers"));
+    // With the role listed as well (AWS's recommended form), the role is exempt.
+    let mut listed = p.clone();
+    listed["Statement"][1]["NotPrincipal"]["AWS"] = json!([
+        "arn:aws:iam::222222222222:role/deployer",
+        "arn:aws:iam::222222222222:root"
+    ]);
+    assert!(allowed(&listed, &role));
+    // A 12-digit account id in NotPrincipal is the account root too.
+    let mut by_id = p.clone();
+    by_id["Statement"][1]["NotPrincipal"]["AWS"] = json!("222222222222");
+    assert!(allowed(&by_id, &root));
+    assert!(!allowed(&by_id, &role));
 }
