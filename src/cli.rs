@@ -283,6 +283,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let (plan, approved) = match planfile {
                 Some(path) => {
+                    warn_if_interrupted(&state, ctx)?;
                     let snap = state.snapshot()?;
                     let plan = saved_plan::load(path, &decls.desired, &decls.sources, &snap)?;
                     print!("{}", render::plan_text(&plan, ctx.out));
@@ -591,6 +592,45 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Warns when the journal shows that the previous apply did not reach its end, and returns
+/// what it left in flight.
+fn warn_if_interrupted(
+    state: &dyn StateStore,
+    ctx: Ctx,
+) -> anyhow::Result<Option<crate::state::Interruption>> {
+    let Some(i) = crate::state::interruption(&state.journal()?) else {
+        return Ok(None);
+    };
+    let in_flight = if i.in_flight.is_empty() {
+        "no call was in flight".to_string()
+    } else {
+        format!(
+            "calls in flight: {}",
+            i.in_flight
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    eprintln!(
+        "{} the previous apply was interrupted{} ({in_flight}). This plan is made from what is live: \
+         resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
+        ctx.err.paint(
+            anstyle::Style::new()
+                .bold()
+                .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+            "Warning:"
+        ),
+        if i.rolling_back {
+            " while rolling back"
+        } else {
+            ""
+        }
+    );
+    Ok(Some(i))
+}
+
 async fn make_plan(
     decls: &Declarations,
     state: &dyn StateStore,
@@ -598,35 +638,9 @@ async fn make_plan(
     targets: &[Address],
     ctx: Ctx,
 ) -> anyhow::Result<Plan> {
-    let snapshot = state.snapshot()?;
-    if let Some(i) = crate::state::interruption(&state.journal()?) {
-        let in_flight = if i.in_flight.is_empty() {
-            "no call was in flight".to_string()
-        } else {
-            format!(
-                "calls in flight: {}",
-                i.in_flight
-                    .iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        eprintln!(
-            "{} the previous apply was interrupted{} ({in_flight}). This plan is made from what is live: \
-             resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
-            ctx.err.paint(
-                anstyle::Style::new()
-                    .bold()
-                    .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
-                "Warning:"
-            ),
-            if i.rolling_back {
-                " while rolling back"
-            } else {
-                ""
-            }
-        );
+    let mut snapshot = state.snapshot()?;
+    if let Some(i) = warn_if_interrupted(state, ctx)? {
+        snapshot.interrupted = i.in_flight.into_iter().collect();
     }
     for t in targets {
         let known = snapshot.resources.contains_key(t)

@@ -809,10 +809,30 @@ impl Planner<'_> {
                         )
                     }
                     (Some(_), Some(_)) => (Action::Update, "its consumers or shares changed"),
-                    (Some(_), None) => (
+                    (Some(_), None) if self.state.interrupted.contains(&address) => (
                         Action::Update,
-                        "ferry manages this repository's policy (manage_policy = true) and replaces the one in place",
+                        "an interrupted apply was writing this policy; ferry writes it again",
                     ),
+                    (Some(_), None) => {
+                        // Someone else's policy: never overwritten without an import.
+                        let mut error = self.unmanaged(
+                            &address,
+                            &format!(
+                                "repository `{}` already has a policy that ferry did not write, in {}",
+                                repo.name,
+                                describe_place(&place)
+                            ),
+                            &repo.name,
+                        );
+                        error.hint = format!(
+                            "adopt it with `ferry import {address} {}` (the next plan then shows how the \
+                             policy ferry derives differs from it), or set manage_policy = false to keep \
+                             it as it is and let ferry only check it",
+                            repo.name
+                        );
+                        self.errors.push(error);
+                        return;
+                    }
                 };
                 let changes = vec![Change {
                     attribute: "policy".to_string(),

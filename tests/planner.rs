@@ -980,3 +980,42 @@ async fn a_removed_function_s_secret_is_not_shown_by_its_delete() {
         assert!(shown.contains("(sensitive value)"), "{shown}");
     }
 }
+
+#[tokio::test]
+async fn a_policy_ferry_did_not_write_is_refused_unless_an_interrupted_apply_was_writing_it() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"ecr:BatchGetImage"}]}"#;
+    cloud.world.lock().unwrap().policies.insert(
+        ("111111111111".into(), "us-east-1".into(), "hello".into()),
+        foreign.to_string(),
+    );
+    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    let error = p
+        .errors
+        .iter()
+        .find(|e| e.address.to_string() == "repository_policy.hello")
+        .expect("the foreign policy is refused");
+    assert!(error.message.contains("did not write"), "{}", error.message);
+    assert!(
+        error
+            .hint
+            .contains("ferry import repository_policy.hello hello"),
+        "{}",
+        error.hint
+    );
+    // The journal says an apply was writing it when it was interrupted: it is ferry's own work.
+    let mut snap = state.snapshot().unwrap();
+    snap.interrupted
+        .insert(ferry::model::Address::RepositoryPolicy("hello".into()));
+    let observed = refresh::refresh(&cloud, &d, &snap).await.unwrap();
+    let p = planner::plan(&d, &snap, &observed);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(
+        summary(&p).contains(&"0 Update repository_policy.hello".to_string()),
+        "{:?}",
+        summary(&p)
+    );
+}

@@ -111,6 +111,10 @@ pub struct Snapshot {
     /// The key sensitive values are hashed with. Never serialized with the records.
     #[serde(skip)]
     pub secret_key: Vec<u8>,
+    /// Addresses whose calls an interrupted apply left without a recorded outcome (from the
+    /// journal): what is live there may be ferry's own unrecorded work.
+    #[serde(skip)]
+    pub interrupted: BTreeSet<Address>,
 }
 
 #[derive(Debug, thiserror::Error)]

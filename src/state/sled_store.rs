@@ -166,6 +166,7 @@ impl StateStore for SledState {
             serial,
             resources,
             secret_key: self.secret_key.clone(),
+            interrupted: Default::default(),
         })
     }
 
