@@ -39,10 +39,39 @@ impl SledState {
             dir: shown.clone(),
             message: e.to_string(),
         })?;
+        let db_dir = private_db_dir(dir).map_err(|e| StateError::Open {
+            dir: shown.clone(),
+            message: e.to_string(),
+        })?;
+        // Every write is flushed before it returns, so sled's background flusher adds nothing;
+        // without it the file lock is released as soon as the state is dropped.
         let db = sled::Config::new()
-            .path(dir.join("db"))
+            .path(db_dir)
+            .flush_every_ms(None)
             .open()
             .map_err(|e| open_error(dir, e))?;
+        // A database that holds anything but ferry's trees is someone else's: refuse it before
+        // creating a tree in it.
+        let ours: [&[u8]; 4] = [b"__sled__default", b"meta", b"resources", b"journal"];
+        let foreign: Vec<String> = db
+            .tree_names()
+            .iter()
+            .filter(|n| !ours.contains(&n.as_ref()))
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        if !foreign.is_empty() || !db.is_empty() {
+            return Err(StateError::Corrupt {
+                dir: shown,
+                message: format!(
+                    "the database holds data that is not ferry's ({}); ferry does not write into it",
+                    if foreign.is_empty() {
+                        "keys outside ferry's trees".to_string()
+                    } else {
+                        format!("trees {}", foreign.join(", "))
+                    }
+                ),
+            });
+        }
         let meta = db.open_tree("meta").map_err(|e| open_error(dir, e))?;
         let resources = db.open_tree("resources").map_err(|e| open_error(dir, e))?;
         let journal = db.open_tree("journal").map_err(|e| open_error(dir, e))?;
@@ -91,7 +120,7 @@ impl SledState {
                 .unwrap_or(0),
         });
         // Best effort: the lock itself is sled's; this file only names the holder.
-        let _ = std::fs::write(dir.join(HOLDER_FILE), holder.to_string());
+        let _ = write_private(&dir.join(HOLDER_FILE), &holder.to_string());
         Ok(SledState {
             stale_holder,
             lock_id,
@@ -338,17 +367,51 @@ pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
     }
 }
 
+/// Creates `dir` (and missing parents) readable by its owner only. An existing directory keeps
+/// its mode (it may be a project folder given as `--state .`); what ferry keeps in it is private
+/// on its own: the database inside `db/` (see [`private_db_dir`]), `secret.key` and `holder.json`
+/// 0600.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The database's own directory, `DIR/db`: ferry's alone, so it is made 0700 whether new or not
+/// (sled's files inside cannot be reached through it by anyone else).
+fn private_db_dir(dir: &Path) -> std::io::Result<PathBuf> {
+    let db = dir.join("db");
+    create_private_dir(&db)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let meta = std::fs::metadata(&db)?;
+        if meta.is_dir() && meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o700))?;
+        }
     }
-    Ok(())
+    Ok(db)
+}
+
+/// Writes a small file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 fn hostname() -> String {
@@ -488,6 +551,65 @@ mod tests {
         let err = SledState::open(dir.path(), "test").err().expect("refused");
         assert!(err.to_string().contains("cannot open the state"), "{err}");
         assert_eq!(std::fs::read(dir.path().join("db")).unwrap(), garbage);
+    }
+
+    #[test]
+    fn a_sled_database_of_someone_else_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // No flusher thread, so the lock is released when `db` is dropped.
+            let db = sled::Config::new()
+                .path(dir.path().join("db"))
+                .flush_every_ms(None)
+                .open()
+                .unwrap();
+            db.open_tree("orders").unwrap().insert("k", "v").unwrap();
+            db.flush().unwrap();
+        }
+        let err = SledState::open(dir.path(), "test").err().expect("refused");
+        assert!(
+            err.to_string().contains("not ferry's (trees orders)"),
+            "{err}"
+        );
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
+        assert!(
+            !names.iter().any(|n| n == b"meta" || n == b"resources"),
+            "ferry created its trees in a foreign database"
+        );
+        assert_eq!(
+            db.open_tree("orders").unwrap().get("k").unwrap().unwrap(),
+            "v"
+        );
+    }
+
+    #[test]
+    fn in_an_existing_open_directory_the_database_and_holder_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("db"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let _s = SledState::open(dir.path(), "test").unwrap();
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("db"), 0o700);
+        assert_eq!(mode(HOLDER_FILE), 0o600);
+        assert_eq!(mode(KEY_FILE), 0o600);
+        assert_eq!(
+            mode("."),
+            0o755,
+            "a directory ferry did not create keeps its mode"
+        );
     }
 
     #[test]
