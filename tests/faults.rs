@@ -166,23 +166,39 @@ fn an_ecr_access_denied_that_persists_rolls_everything_back() {
 
 #[test]
 fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
-    for (service, operation) in [
-        ("ecr", "CreateRepository"),
-        ("ecr", "SetRepositoryPolicy"),
-        ("lambda", "UpdateFunctionConfiguration"),
-        ("lambda", "CreateFunction"),
+    // Killed before AWS saw the call, and after AWS did the work but before ferry heard back
+    // (then the repository or function exists, tagged, and not in state: it is adopted).
+    for (service, operation, effect) in [
+        ("ecr", "CreateRepository", false),
+        ("ecr", "SetRepositoryPolicy", false),
+        ("lambda", "UpdateFunctionConfiguration", false),
+        ("lambda", "CreateFunction", false),
+        ("ecr", "CreateRepository", true),
+        ("ecr", "SetRepositoryPolicy", true),
+        ("lambda", "UpdateFunctionConfiguration", true),
+        ("lambda", "CreateFunction", true),
     ] {
+        let operation_shown = format!("{operation} (after the effect: {effect})");
         let (w, proxy) = world_with_proxy();
-        proxy.add_rule(Rule::new(Match::operation(service, operation), Fault::Hang));
+        let fault = if effect {
+            Fault::Hang.after_the_effect()
+        } else {
+            Fault::Hang
+        };
+        proxy.add_rule(Rule::new(Match::operation(service, operation), fault));
         w.write("ferry.toml", &next_declarations());
         let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while proxy.count(operation) == 0 {
             assert!(
                 std::time::Instant::now() < deadline,
-                "{operation} never started"
+                "{operation_shown} never started"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if effect {
+            // The proxy counts a call before forwarding it; give moto time to do the work.
+            std::thread::sleep(std::time::Duration::from_millis(1500));
         }
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
@@ -190,7 +206,7 @@ fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
         let plan = w.ferry(&["plan"]).expect(0);
         assert!(
             plan.stderr.contains("the previous apply was interrupted"),
-            "{operation}: {}",
+            "{operation_shown}: {}",
             plan.stderr
         );
         w.ferry(&["apply", "--auto-approve"]).expect(0);
@@ -199,16 +215,16 @@ fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
         let c = cloud(&w);
         let mut repos: Vec<&String> = c["repos"].as_object().unwrap().keys().collect();
         repos.sort();
-        assert_eq!(repos, vec!["extra", "hello"], "{operation}");
+        assert_eq!(repos, vec!["extra", "hello"], "{operation_shown}");
         assert_eq!(
             c["prod"].as_object().unwrap().keys().collect::<Vec<_>>(),
             vec!["api-prod"],
-            "{operation}"
+            "{operation_shown}"
         );
         assert_eq!(
             c["staging"].as_object().unwrap().keys().collect::<Vec<_>>(),
             vec!["api-staging"],
-            "{operation}"
+            "{operation_shown}"
         );
         assert_eq!(
             c["policy"]["Statement"][0]["Principal"]["AWS"],
@@ -216,9 +232,12 @@ fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
                 format!("arn:aws:iam::{PROD}:root"),
                 format!("arn:aws:iam::{STAGING}:root")
             ]),
-            "{operation}"
+            "{operation_shown}"
         );
-        assert_eq!(c["prod"]["api-prod"]["MemorySize"], 256, "{operation}");
+        assert_eq!(
+            c["prod"]["api-prod"]["MemorySize"], 256,
+            "{operation_shown}"
+        );
     }
 }
 
@@ -299,4 +318,82 @@ fn a_failure_at_each_create_function_undoes_everything_before_it() {
         );
         assert_eq!(cloud(&w), before, "k={k}");
     }
+}
+
+#[test]
+fn a_create_function_whose_answer_was_lost_is_not_mistaken_for_a_conflict() {
+    let (w, proxy) = world_with_proxy();
+    // Lambda creates api-staging, but its answer is a 500: the SDK retries, and the retry finds
+    // the function the first attempt made.
+    proxy.add_rule(
+        Rule::new(
+            Match::operation("lambda", "CreateFunction").on("api-staging"),
+            Fault::internal_error("lambda").after_the_effect(),
+        )
+        .times(1),
+    );
+    w.write("ferry.toml", &next_declarations());
+    let run = w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert!(run.stdout.contains("Apply complete!"), "{}", run.stderr);
+    assert_eq!(proxy.count("CreateFunction"), 2, "{:?}", proxy.calls());
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(
+        cloud(&w)["staging"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["api-staging"]
+    );
+}
+
+#[test]
+fn a_kill_during_the_rollback_is_reported_and_the_next_apply_converges() {
+    let (w, proxy) = world_with_proxy();
+    let before = cloud(&w);
+    // api-staging's create fails for good; the rollback then hangs writing the previous policy
+    // back (the first SetRepositoryPolicy is the forward write, the second the undo).
+    proxy.add_rule(Rule::new(
+        Match::operation("lambda", "CreateFunction"),
+        Fault::lambda_quota_exceeded(),
+    ));
+    proxy.add_rule(Rule::new(Match::operation("ecr", "SetRepositoryPolicy"), Fault::Hang).after(1));
+    w.write("ferry.toml", &next_declarations());
+    let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.count("SetRepositoryPolicy") < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollback never started: {:?}",
+            proxy.calls()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    proxy.clear_rules();
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stderr
+            .contains("the previous apply was interrupted while rolling back"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("repository_policy.hello"),
+        "names the undo in flight: {}",
+        plan.stderr
+    );
+    // Going back to the declarations of before converges to the cloud of before.
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}",
+            head(),
+            function("api-prod", "prod", PROD, "hello", "LambdaRole")
+        ),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(cloud(&w), before);
 }

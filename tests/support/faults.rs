@@ -31,6 +31,9 @@ pub enum Fault {
     Hang,
     /// Close the connection without an answer.
     Reset,
+    /// Forward the request (AWS does the work), then answer with the inner fault instead of
+    /// AWS's answer: a response lost on the way back, a process killed after the effect.
+    After(Box<Fault>),
 }
 
 impl Fault {
@@ -57,6 +60,11 @@ impl Fault {
             "InvalidParameterValueException",
             "The role defined for the function cannot be assumed by Lambda.",
         )
+    }
+
+    /// The call takes effect; then `self` happens instead of its answer.
+    pub fn after_the_effect(self) -> Fault {
+        Fault::After(Box::new(self))
     }
 
     pub fn lambda_throttled() -> Fault {
@@ -293,20 +301,53 @@ async fn handle(
         resource,
         injected: fault.as_ref().map(|f| format!("{f:?}")),
     });
-    match fault {
-        Some(Fault::Aws {
+    let (before, after) = match fault {
+        Some(Fault::After(inner)) => (None, Some(*inner)),
+        other => (other, None),
+    };
+    if let Some(answer) = inject(&service, before).await {
+        return answer;
+    }
+    let answer = forward(parts, body, &shared, &client).await?;
+    match inject(&service, after).await {
+        Some(instead) => instead,
+        None => Ok(answer),
+    }
+}
+
+/// What a fault answers in place of the upstream's answer, or `None` to let the call through.
+async fn inject(
+    service: &str,
+    fault: Option<Fault>,
+) -> Option<Result<Response<Full<Bytes>>, std::io::Error>> {
+    match fault? {
+        Fault::Aws {
             status,
             code,
             message,
-        }) => return Ok(aws_error(&service, status, &code, &message)),
-        Some(Fault::Hang) => {
+        } => Some(Ok(aws_error(service, status, &code, &message))),
+        Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            return Err(std::io::Error::other("hung"));
+            Some(Err(std::io::Error::other("hung")))
         }
-        Some(Fault::Reset) => return Err(std::io::Error::other("connection reset by the proxy")),
-        Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Fault::Reset => Some(Err(std::io::Error::other("connection reset by the proxy"))),
+        Fault::Latency(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        Fault::After(inner) => Box::pin(inject(service, Some(*inner))).await,
     }
+}
+
+async fn forward(
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    shared: &Shared,
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let uri = format!(
         "http://{}{}",
         shared.upstream,
