@@ -508,6 +508,32 @@ impl Planner<'_> {
                     });
                     None
                 }
+                ImageLookup::Failed { code, reason } => {
+                    self.errors.push(PlanError {
+                        address: Address::Image(image.key.clone()),
+                        message: format!(
+                            "image `{}`: ECR cannot serve {} from repository `{}` of account {} ({}): {code}: {reason}",
+                            image.key,
+                            image.reference,
+                            repo.name,
+                            repo.target.account_id,
+                            repo.target.region
+                        ),
+                        hint: match code.as_str() {
+                            "KmsError" => "ECR could not decrypt the image with the repository's KMS key: \
+                                           check that the key is enabled and its policy lets ECR use it",
+                            c if c.starts_with("Upstream") || c == "ImageInaccessible" => {
+                                "ECR cannot read the image right now (a pull-through cache upstream or \
+                                 access to it); try again, or check the upstream registry"
+                            }
+                            _ => "Lambda deploys a single-platform Docker v2 or OCI image manifest; push \
+                                  such an image (for a multi-platform build, reference the platform's \
+                                  digest) or fix the reference",
+                        }
+                        .to_string(),
+                    });
+                    None
+                }
                 ImageLookup::RepositoryNotFound => {
                     self.errors.push(PlanError {
                         address: Address::Image(image.key.clone()),

@@ -397,3 +397,33 @@ fn a_kill_during_the_rollback_is_reported_and_the_next_apply_converges() {
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
     assert_eq!(cloud(&w), before);
 }
+
+#[test]
+fn an_image_ecr_cannot_serve_is_a_plan_error_with_ecr_s_reason() {
+    let (w, proxy) = world_with_proxy();
+    // BatchGetImage answers with a per-image failure other than "not found".
+    proxy.add_rule(Rule::new(
+        Match::operation("ecr", "BatchGetImage"),
+        Fault::Json(
+            json!({"images": [], "failures": [{
+                "imageId": {"imageTag": "01"},
+                "failureCode": "KmsError",
+                "failureReason": "The KMS key for the repository is disabled"
+            }]})
+            .to_string(),
+        ),
+    ));
+    let plan = w.ferry(&["plan"]).expect(1);
+    assert!(
+        plan.stderr
+            .contains("KmsError: The KMS key for the repository is disabled"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stderr.contains("check that the key is enabled"),
+        "{}",
+        plan.stderr
+    );
+    assert!(!plan.stderr.contains("not found"), "{}", plan.stderr);
+}

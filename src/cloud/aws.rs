@@ -456,9 +456,26 @@ impl Cloud for AwsCloud {
                         None
                     }
                 });
-                match found {
-                    Some(digest) => ImageLookup::Found { digest },
-                    None => ImageLookup::NotFound,
+                if let Some(digest) = found {
+                    return ImageLookup::Found { digest };
+                }
+                let failure = out.failures().iter().find(|f| {
+                    f.image_id().is_some_and(|id| match r {
+                        ImageRef::Tag(t) => id.image_tag() == Some(t.as_str()),
+                        ImageRef::Digest(d) => id.image_digest() == Some(d.as_str()),
+                    })
+                });
+                match failure.and_then(|f| f.failure_code()) {
+                    None | Some(aws_sdk_ecr::types::ImageFailureCode::ImageNotFound) => {
+                        ImageLookup::NotFound
+                    }
+                    Some(code) => ImageLookup::Failed {
+                        code: code.as_str().to_string(),
+                        reason: failure
+                            .and_then(|f| f.failure_reason())
+                            .unwrap_or_default()
+                            .to_string(),
+                    },
                 }
             })
             .collect())

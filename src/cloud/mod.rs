@@ -50,9 +50,17 @@ pub struct LiveFunction {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ImageLookup {
-    Found { digest: String },
+    Found {
+        digest: String,
+    },
     NotFound,
     RepositoryNotFound,
+    /// ECR found no usable image for the reference, for another reason than its absence
+    /// (BatchGetImage's per-image failure: a manifest type it cannot serve, a KMS error, ...).
+    Failed {
+        code: String,
+        reason: String,
+    },
 }
 
 /// An AWS API failure, with what a user needs to act on it: the operation, where it went, and

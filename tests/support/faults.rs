@@ -31,6 +31,8 @@ pub enum Fault {
     Hang,
     /// Close the connection without an answer.
     Reset,
+    /// Answer 200 with this JSON body (ECR's JSON 1.1): an answer moto never gives.
+    Json(String),
     /// Forward the request (AWS does the work), then answer with the inner fault instead of
     /// AWS's answer: a response lost on the way back, a process killed after the effect.
     After(Box<Fault>),
@@ -331,6 +333,14 @@ async fn inject(
             Some(Err(std::io::Error::other("hung")))
         }
         Fault::Reset => Some(Err(std::io::Error::other("connection reset by the proxy"))),
+        Fault::Json(body) => Some(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("Content-Type", "application/x-amz-json-1.1")
+                .header("x-amzn-RequestId", "ferry-proxy-0000-0000-000000000000")
+                .body(Full::new(Bytes::from(body)))
+                .map_err(std::io::Error::other),
+        ),
         Fault::Latency(d) => {
             tokio::time::sleep(d).await;
             None
