@@ -297,6 +297,61 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
 }
 
 #[test]
+fn a_saved_plan_deploys_the_digest_it_resolved_even_after_the_tag_moves() {
+    let w = three_accounts();
+    let uri_of = |account: &str, name: &str| {
+        w.admin("functions", account, &[])[name]["ImageUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no function {name} in {account}"))
+            .to_string()
+    };
+    let planned_uri = uri_of(PROD, "api-prod");
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-staging", "staging", STAGING),
+            function("api-new", "prod", PROD)
+        ),
+    );
+    w.ferry(&["plan", "--out", "new.plan"]).expect(0);
+    // The tag moves after the plan was saved: a fresh plan would deploy the new digest.
+    let moved = w.admin("push", REGISTRY, &["hello", "01", "v2"]);
+    let moved = moved.as_str().expect("a digest");
+    assert!(
+        !planned_uri.ends_with(moved),
+        "the push must change the digest: {planned_uri} vs {moved}"
+    );
+    let run = w.ferry(&["apply", "new.plan"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."),
+        "the saved plan holds one create and nothing for the moved tag:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        uri_of(PROD, "api-new"),
+        planned_uri,
+        "apply must deploy the digest the saved plan resolved, not re-plan"
+    );
+    assert_eq!(
+        uri_of(PROD, "api-prod"),
+        planned_uri,
+        "functions the saved plan did not touch keep their image"
+    );
+    // Only now does a plan see the moved tag.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("tag `01` of image.hello now resolves to a new digest"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
 fn json_plans_follow_the_documented_schema() {
     let w = three_accounts();
     w.admin("set-memory", PROD, &["api-prod", "512"]);
