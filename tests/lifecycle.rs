@@ -589,6 +589,78 @@ fn a_secret_never_appears_in_any_output_or_file() {
 }
 
 #[test]
+fn the_secret_of_a_removed_function_appears_in_no_output_or_file() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let token = "t0ken-of-a-removed-function";
+    let run_with_token = |args: &[&str]| w.ferry_with_env(args, &[("API_TOKEN", token)]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}environment = {{ LOG_LEVEL = \"info\" }}\nsensitive_environment = [\"API_TOKEN\"]\n",
+            head(),
+            function("api-prod", "prod", PROD)
+        ),
+    );
+    run_with_token(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["Environment"]["API_TOKEN"],
+        token,
+        "Lambda must hold the secret, or there is nothing to leak"
+    );
+    // The function goes; the live one still holds the secret until apply deletes it.
+    w.write("ferry.toml", &format!("{}{IMAGE}", head()));
+    let mut outputs = Vec::new();
+    for (args, code) in [
+        (vec!["plan", "-vv"], 0),
+        (vec!["plan", "--detailed-exitcode"], 2),
+        (vec!["plan", "--json"], 0),
+        (vec!["plan", "--markdown"], 0),
+        (vec!["plan", "--out", "removal.plan"], 0),
+        (vec!["apply", "--auto-approve", "-vv"], 0),
+        (vec!["destroy", "--auto-approve", "-vv"], 0),
+    ] {
+        let run = run_with_token(&args);
+        assert!(
+            run.code == code,
+            "{args:?} exited {}: {}\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        outputs.push((format!("{args:?}"), run.stdout, run.stderr));
+    }
+    assert!(
+        outputs[0].1.contains("function.api-prod will be destroyed"),
+        "the plan must show the removal: {}",
+        outputs[0].1
+    );
+    assert_eq!(w.admin("functions", PROD, &[]), json!({}));
+    assert_eq!(w.admin("repos", REGISTRY, &[]), json!({}));
+    for (what, out, err) in &outputs {
+        assert!(
+            !out.contains(token) && !err.contains(token),
+            "{what} printed the secret:\n{out}\n{err}"
+        );
+    }
+    let files = w.all_files();
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("removal.plan")),
+        "the saved plan must be among the files checked"
+    );
+    for (path, bytes) in files {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(token),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}
+
+#[test]
 fn graph_shows_the_plan_s_edges_with_deletes_and_creates_apart() {
     let w = three_accounts();
     w.write(
