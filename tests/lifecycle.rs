@@ -73,6 +73,42 @@ fn removing_a_function_deletes_it_then_its_accounts_statements() {
 }
 
 #[test]
+fn removing_the_last_function_of_a_repository_deletes_its_policy() {
+    let w = three_accounts();
+    assert!(
+        w.admin("policy", REGISTRY, &["hello"]).is_object(),
+        "the functions' policy must exist first"
+    );
+    w.write("ferry.toml", &format!("{}{IMAGE}", head()));
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("repository_policy.hello will be destroyed"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 0 to change, 3 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("policy", REGISTRY, &["hello"]),
+        Value::Null,
+        "a policy with no consumers left is deleted, not written empty"
+    );
+    assert!(
+        w.admin("repos", REGISTRY, &[])["hello"].is_object(),
+        "the repository itself stays"
+    );
+    let state = w.ferry(&["state", "list"]).expect(0).stdout;
+    assert_eq!(state, "repository.hello\n", "{state}");
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
 fn destroy_of_three_accounts_leaves_nothing() {
     let w = three_accounts();
     let run = w.ferry(&["destroy"]).expect(1);
