@@ -280,6 +280,76 @@ fn an_unmanaged_repository_is_refused_then_imported() {
 }
 
 #[test]
+fn a_function_created_by_hand_is_refused_then_imported_and_tagged() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let uri = format!(
+        "{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello@{}",
+        digest.as_str().expect("a digest")
+    );
+    let role = format!("arn:aws:iam::{PROD}:role/LambdaRole");
+    w.admin("create-function", PROD, &["api-prod", &uri, &role]);
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(
+        run.stderr.contains("function `api-prod` already exists")
+            && run.stderr.contains("not managed by this project"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("ferry import function.api-prod api-prod"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["Tags"],
+        json!({}),
+        "a refused plan must not touch the function"
+    );
+    let run = w
+        .ferry(&["import", "function.api-prod", "api-prod"])
+        .expect(0);
+    assert!(
+        run.stdout.contains("Imported function.api-prod"),
+        "{}",
+        run.stdout
+    );
+    // Adopted, ferry now adds its ownership tags.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("function.api-prod will be updated in-place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("\"ferry:project\" = \"life\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("\"ferry:address\" = \"function.api-prod\""),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let f = &w.admin("functions", PROD, &[])["api-prod"];
+    assert_eq!(f["Tags"]["ferry:project"], "life", "{f}");
+    assert_eq!(f["Tags"]["ferry:address"], "function.api-prod", "{f}");
+    assert_eq!(f["ImageUri"], uri, "{f}");
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
 fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     let w = three_accounts();
     w.write(
