@@ -350,6 +350,66 @@ fn a_function_created_by_hand_is_refused_then_imported_and_tagged() {
 }
 
 #[test]
+fn a_repository_deleted_by_hand_is_drift_and_is_created_again_with_its_policy() {
+    let w = World::new();
+    let shared = format!("{}share_with_accounts = [\"prod\"]\n", head());
+    w.write("ferry.toml", &shared);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let policy = w.admin("policy", REGISTRY, &["hello"]);
+    assert!(
+        policy.to_string().contains(PROD),
+        "the share must write a policy first: {policy}"
+    );
+    w.admin("delete-repo", REGISTRY, &["hello"]);
+    assert_eq!(w.admin("repos", REGISTRY, &[]), json!({}));
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    let drift_at = plan
+        .stdout
+        .find("Changes outside ferry since the last apply")
+        .expect("drift section");
+    let deleted_at = plan
+        .stdout
+        .find("repository.hello was deleted outside ferry")
+        .expect("drift item for the repository");
+    assert!(
+        plan.stdout
+            .contains("repository_policy.hello was deleted outside ferry"),
+        "the policy went with its repository:\n{}",
+        plan.stdout
+    );
+    let repo_at = plan
+        .stdout
+        .find("repository.hello will be created")
+        .expect("repository step");
+    let policy_at = plan
+        .stdout
+        .find("repository_policy.hello will be created")
+        .expect("policy step");
+    assert!(
+        drift_at < deleted_at && deleted_at < repo_at && repo_at < policy_at,
+        "drift, then the repository, then its policy:\n{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("repos", REGISTRY, &[])["hello"]["tags"]["ferry:address"],
+        "repository.hello"
+    );
+    assert_eq!(
+        w.admin("policy", REGISTRY, &["hello"]),
+        policy,
+        "the recreated repository gets its policy again"
+    );
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
 fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     let w = three_accounts();
     w.write(
