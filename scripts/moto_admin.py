@@ -118,6 +118,10 @@ def main(argv):
         ecr = client("ecr", account, region)
         ecr.create_repository(repositoryName=args[0])
         out = "ok"
+    elif cmd == "delete-repo":  # delete-repo NAME: a deletion made outside ferry (images too)
+        ecr = client("ecr", account, region)
+        ecr.delete_repository(repositoryName=args[0], force=True)
+        out = "ok"
     elif cmd == "functions":  # functions: every function with image URI, config and tags
         lam = client("lambda", account, region)
         out = {}
@@ -137,6 +141,15 @@ def main(argv):
     elif cmd == "set-memory":  # set-memory FUNCTION MB: a change made outside ferry
         lam = client("lambda", account, region)
         lam.update_function_configuration(FunctionName=args[0], MemorySize=int(args[1]))
+        out = "ok"
+    elif cmd == "create-function":  # create-function NAME IMAGE_URI ROLE: an unmanaged function
+        lam = client("lambda", account, region)
+        lam.create_function(
+            FunctionName=args[0],
+            PackageType="Image",
+            Code={"ImageUri": args[1]},
+            Role=args[2],
+        )
         out = "ok"
     elif cmd == "delete-function":  # delete-function NAME: a deletion made outside ferry
         lam = client("lambda", account, region)

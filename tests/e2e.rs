@@ -270,11 +270,12 @@ fn an_organization_share_serves_functions_in_three_accounts() {
     let lambda = sid(&st, "LambdaECRImageCrossAccountRetrievalPolicy");
     assert_eq!(lambda["Condition"]["StringEquals"]["aws:SourceOrgID"], org);
 
-    w.admin(
+    let digest = w.admin(
         "push",
         REGISTRY,
         &["lambda-aws-organizations", "0.0.1", "org"],
     );
+    let digest = digest.as_str().expect("a digest");
     w.write(
         "ferry.toml",
         &format!(
@@ -297,8 +298,15 @@ fn an_organization_share_serves_functions_in_three_accounts() {
         plan.stdout
     );
     w.ferry(&["apply", "--auto-approve"]).expect(0);
-    assert!(w.admin("functions", PROD, &[])["team-a"].is_object());
-    assert!(w.admin("functions", STAGING, &[])["team-b"].is_object());
+    let uri =
+        format!("{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/lambda-aws-organizations@{digest}");
+    for (account, name) in [(PROD, "team-a"), (STAGING, "team-b")] {
+        let functions = w.admin("functions", account, &[]);
+        assert_eq!(
+            functions[name]["ImageUri"], uri,
+            "{name} in {account} must pull the pushed image by digest from the registry account: {functions:#}"
+        );
+    }
     assert_eq!(
         statements(&w.admin("policy", REGISTRY, &["lambda-aws-organizations"])),
         st

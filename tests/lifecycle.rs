@@ -73,6 +73,42 @@ fn removing_a_function_deletes_it_then_its_accounts_statements() {
 }
 
 #[test]
+fn removing_the_last_function_of_a_repository_deletes_its_policy() {
+    let w = three_accounts();
+    assert!(
+        w.admin("policy", REGISTRY, &["hello"]).is_object(),
+        "the functions' policy must exist first"
+    );
+    w.write("ferry.toml", &format!("{}{IMAGE}", head()));
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("repository_policy.hello will be destroyed"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 0 to change, 3 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("policy", REGISTRY, &["hello"]),
+        Value::Null,
+        "a policy with no consumers left is deleted, not written empty"
+    );
+    assert!(
+        w.admin("repos", REGISTRY, &[])["hello"].is_object(),
+        "the repository itself stays"
+    );
+    let state = w.ferry(&["state", "list"]).expect(0).stdout;
+    assert_eq!(state, "repository.hello\n", "{state}");
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
 fn destroy_of_three_accounts_leaves_nothing() {
     let w = three_accounts();
     let run = w.ferry(&["destroy"]).expect(1);
@@ -244,6 +280,136 @@ fn an_unmanaged_repository_is_refused_then_imported() {
 }
 
 #[test]
+fn a_function_created_by_hand_is_refused_then_imported_and_tagged() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let uri = format!(
+        "{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello@{}",
+        digest.as_str().expect("a digest")
+    );
+    let role = format!("arn:aws:iam::{PROD}:role/LambdaRole");
+    w.admin("create-function", PROD, &["api-prod", &uri, &role]);
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(
+        run.stderr.contains("function `api-prod` already exists")
+            && run.stderr.contains("not managed by this project"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("ferry import function.api-prod api-prod"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["Tags"],
+        json!({}),
+        "a refused plan must not touch the function"
+    );
+    let run = w
+        .ferry(&["import", "function.api-prod", "api-prod"])
+        .expect(0);
+    assert!(
+        run.stdout.contains("Imported function.api-prod"),
+        "{}",
+        run.stdout
+    );
+    // Adopted, ferry now adds its ownership tags.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("function.api-prod will be updated in-place"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("\"ferry:project\" = \"life\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("\"ferry:address\" = \"function.api-prod\""),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let f = &w.admin("functions", PROD, &[])["api-prod"];
+    assert_eq!(f["Tags"]["ferry:project"], "life", "{f}");
+    assert_eq!(f["Tags"]["ferry:address"], "function.api-prod", "{f}");
+    assert_eq!(f["ImageUri"], uri, "{f}");
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn a_repository_deleted_by_hand_is_drift_and_is_created_again_with_its_policy() {
+    let w = World::new();
+    let shared = format!("{}share_with_accounts = [\"prod\"]\n", head());
+    w.write("ferry.toml", &shared);
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let policy = w.admin("policy", REGISTRY, &["hello"]);
+    assert!(
+        policy.to_string().contains(PROD),
+        "the share must write a policy first: {policy}"
+    );
+    w.admin("delete-repo", REGISTRY, &["hello"]);
+    assert_eq!(w.admin("repos", REGISTRY, &[]), json!({}));
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    let drift_at = plan
+        .stdout
+        .find("Changes outside ferry since the last apply")
+        .expect("drift section");
+    let deleted_at = plan
+        .stdout
+        .find("repository.hello was deleted outside ferry")
+        .expect("drift item for the repository");
+    assert!(
+        plan.stdout
+            .contains("repository_policy.hello was deleted outside ferry"),
+        "the policy went with its repository:\n{}",
+        plan.stdout
+    );
+    let repo_at = plan
+        .stdout
+        .find("repository.hello will be created")
+        .expect("repository step");
+    let policy_at = plan
+        .stdout
+        .find("repository_policy.hello will be created")
+        .expect("policy step");
+    assert!(
+        drift_at < deleted_at && deleted_at < repo_at && repo_at < policy_at,
+        "drift, then the repository, then its policy:\n{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("repos", REGISTRY, &[])["hello"]["tags"]["ferry:address"],
+        "repository.hello"
+    );
+    assert_eq!(
+        w.admin("policy", REGISTRY, &["hello"]),
+        policy,
+        "the recreated repository gets its policy again"
+    );
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
 fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
     let w = three_accounts();
     w.write(
@@ -293,6 +459,61 @@ fn a_saved_plan_applies_exactly_and_is_refused_once_state_moved_on() {
         refused.stderr.contains("the declarations changed"),
         "{}",
         refused.stderr
+    );
+}
+
+#[test]
+fn a_saved_plan_deploys_the_digest_it_resolved_even_after_the_tag_moves() {
+    let w = three_accounts();
+    let uri_of = |account: &str, name: &str| {
+        w.admin("functions", account, &[])[name]["ImageUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no function {name} in {account}"))
+            .to_string()
+    };
+    let planned_uri = uri_of(PROD, "api-prod");
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}{}{}",
+            head(),
+            function("api-prod", "prod", PROD),
+            function("api-staging", "staging", STAGING),
+            function("api-new", "prod", PROD)
+        ),
+    );
+    w.ferry(&["plan", "--out", "new.plan"]).expect(0);
+    // The tag moves after the plan was saved: a fresh plan would deploy the new digest.
+    let moved = w.admin("push", REGISTRY, &["hello", "01", "v2"]);
+    let moved = moved.as_str().expect("a digest");
+    assert!(
+        !planned_uri.ends_with(moved),
+        "the push must change the digest: {planned_uri} vs {moved}"
+    );
+    let run = w.ferry(&["apply", "new.plan"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."),
+        "the saved plan holds one create and nothing for the moved tag:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        uri_of(PROD, "api-new"),
+        planned_uri,
+        "apply must deploy the digest the saved plan resolved, not re-plan"
+    );
+    assert_eq!(
+        uri_of(PROD, "api-prod"),
+        planned_uri,
+        "functions the saved plan did not touch keep their image"
+    );
+    // Only now does a plan see the moved tag.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("tag `01` of image.hello now resolves to a new digest"),
+        "{}",
+        plan.stdout
     );
 }
 
@@ -530,6 +751,78 @@ fn a_secret_never_appears_in_any_output_or_file() {
         for s in [secret, token] {
             assert!(!text.contains(s), "{} holds a secret", path.display());
         }
+    }
+}
+
+#[test]
+fn the_secret_of_a_removed_function_appears_in_no_output_or_file() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let token = "t0ken-of-a-removed-function";
+    let run_with_token = |args: &[&str]| w.ferry_with_env(args, &[("API_TOKEN", token)]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}environment = {{ LOG_LEVEL = \"info\" }}\nsensitive_environment = [\"API_TOKEN\"]\n",
+            head(),
+            function("api-prod", "prod", PROD)
+        ),
+    );
+    run_with_token(&["apply", "--auto-approve"]).expect(0);
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["Environment"]["API_TOKEN"],
+        token,
+        "Lambda must hold the secret, or there is nothing to leak"
+    );
+    // The function goes; the live one still holds the secret until apply deletes it.
+    w.write("ferry.toml", &format!("{}{IMAGE}", head()));
+    let mut outputs = Vec::new();
+    for (args, code) in [
+        (vec!["plan", "-vv"], 0),
+        (vec!["plan", "--detailed-exitcode"], 2),
+        (vec!["plan", "--json"], 0),
+        (vec!["plan", "--markdown"], 0),
+        (vec!["plan", "--out", "removal.plan"], 0),
+        (vec!["apply", "--auto-approve", "-vv"], 0),
+        (vec!["destroy", "--auto-approve", "-vv"], 0),
+    ] {
+        let run = run_with_token(&args);
+        assert!(
+            run.code == code,
+            "{args:?} exited {}: {}\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        outputs.push((format!("{args:?}"), run.stdout, run.stderr));
+    }
+    assert!(
+        outputs[0].1.contains("function.api-prod will be destroyed"),
+        "the plan must show the removal: {}",
+        outputs[0].1
+    );
+    assert_eq!(w.admin("functions", PROD, &[]), json!({}));
+    assert_eq!(w.admin("repos", REGISTRY, &[]), json!({}));
+    for (what, out, err) in &outputs {
+        assert!(
+            !out.contains(token) && !err.contains(token),
+            "{what} printed the secret:\n{out}\n{err}"
+        );
+    }
+    let files = w.all_files();
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("removal.plan")),
+        "the saved plan must be among the files checked"
+    );
+    for (path, bytes) in files {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(token),
+            "{} holds the secret",
+            path.display()
+        );
     }
 }
 
