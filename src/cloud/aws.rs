@@ -186,6 +186,12 @@ where
     }
 }
 
+/// Tags AWS sets itself (`aws:cloudformation:stack-name`, ...): nobody may change or remove
+/// them, so they are not part of what ferry compares or manages.
+fn is_aws_tag(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
 fn is_code(e: &CloudError, codes: &[&str]) -> bool {
     e.code().is_some_and(|c| codes.contains(&c))
 }
@@ -326,6 +332,7 @@ impl Cloud for AwsCloud {
                 .map_err(|e| api("ListTagsForResource", target, e))?
                 .tags()
                 .iter()
+                .filter(|t| !is_aws_tag(t.key()))
                 .map(|t| (t.key().to_string(), t.value().to_string()))
                 .collect();
             let tag_mutability = match r.image_tag_mutability().map(|m| m.as_str()) {
@@ -524,7 +531,12 @@ impl Cloud for AwsCloud {
                 .unwrap_or_default(),
             tags: out
                 .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .map(|t| {
+                    t.iter()
+                        .filter(|(k, _)| !is_aws_tag(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         Ok(Some(LiveFunction {
@@ -816,6 +828,16 @@ impl Cloud for AwsCloud {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_aws_sets_itself_are_not_managed() {
+        assert!(is_aws_tag("aws:cloudformation:stack-name"));
+        assert!(is_aws_tag("AWS:x"));
+        assert!(!is_aws_tag("team"));
+        assert!(!is_aws_tag("aws"));
+        assert!(!is_aws_tag("é:aws"));
+        assert!(!is_aws_tag("ferry:address"));
+    }
 
     #[test]
     fn the_standard_aws_variables_override_ferry_s_retry_policy() {
