@@ -159,6 +159,16 @@ fn aws_region_is_the_last_default_for_a_registry() {
 }
 
 #[test]
+fn two_keys_for_the_same_registry() {
+    let text = GOOD.replace(
+        "[registries.central]\naccount = \"registry\"\n",
+        "[registries.central]\naccount = \"registry\"\n\n[registries.main]\naccount = \"registry\"\nregion = \"us-east-1\"\n",
+    );
+    assert_ne!(text, GOOD);
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
 fn invalid_toml() {
     insta::assert_snapshot!(errors(&[(
         "ferry.toml",

@@ -271,6 +271,29 @@ fn check_registries(
             }
         };
         if let (Some(account), Some(region)) = (account, region) {
+            // An account has one ECR registry per region: two keys for it would let the same
+            // repository name be declared twice, and its policy be written by two declarations.
+            if let Some(first) = out
+                .values()
+                .find(|g: &&Registry| g.account == account.key && g.region == region)
+            {
+                let (first_file, first_span) = merged
+                    .registries
+                    .get(&first.key)
+                    .map(|e| (e.file, e.value.span()))
+                    .expect("declared");
+                let place = c.sources[first_file].location(first_span.start);
+                c.err(
+                    *file,
+                    r.account.span(),
+                    format!(
+                        "registries `{}` and `{key}` are the same ECR registry (account {}, region {region})",
+                        first.key, account.id
+                    ),
+                    "the same account and region as another registry",
+                    format!("declare the registry once (the other is at {place}) and refer to it by key"),
+                );
+            }
             out.insert(
                 key.clone(),
                 Registry {
