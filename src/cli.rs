@@ -302,7 +302,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             auto_approve,
             parallelism,
         } => {
-            let (decls, state) = open(&cli, "destroy")?;
+            let decls = declarations::load_for_destroy(&cli.config)?;
+            let state = open_state(&cli, "destroy")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let nothing = Declarations {
                 desired: crate::model::Desired {

@@ -857,3 +857,39 @@ fn graph_shows_the_plan_s_edges_with_deletes_and_creates_apart() {
         "{dot}"
     );
 }
+
+#[test]
+fn destroy_does_not_need_the_secrets_it_will_never_deploy() {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{IMAGE}{}sensitive_environment = [\"API_TOKEN\"]\n",
+            head(),
+            function("api-prod", "prod", PROD)
+        ),
+    );
+    w.ferry_with_env(&["apply", "--auto-approve"], &[("API_TOKEN", "s3cret")])
+        .expect(0);
+    // The teardown job has no secrets: plan still needs them, destroy does not.
+    let plan = w.ferry(&["plan"]).expect(1);
+    assert!(
+        plan.stderr
+            .contains("sensitive variable `API_TOKEN` has no value"),
+        "{}",
+        plan.stderr
+    );
+    w.ferry(&["destroy", "--auto-approve"]).expect(0);
+    assert_eq!(w.admin("functions", PROD, &[]), serde_json::json!({}));
+    assert!(
+        w.ferry(&["state", "list"])
+            .expect(0)
+            .stdout
+            .trim()
+            .is_empty()
+    );
+}

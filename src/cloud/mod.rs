@@ -90,7 +90,10 @@ pub enum CloudError {
         account_id: String,
         message: String,
     },
-    #[error("account `{account}` is not declared, but state has resources in it")]
+    #[error(
+        "account `{account}` is not declared, but state has resources in it; declare it again (with its \
+         id and credentials) until ferry has deleted them, or forget them with `ferry state rm ADDR`"
+    )]
     UnknownAccount { account: String },
 }
 

@@ -64,6 +64,16 @@ pub(crate) struct Merged {
 
 /// Loads a declarations path: one file, or every `*.toml` in a directory (sorted by name).
 pub fn load(path: &Path) -> Result<Declarations, LoadError> {
+    load_with(path, true)
+}
+
+/// Loads declarations for `ferry destroy`: it deploys nothing, so a sensitive value missing
+/// from the environment is not an error (the CI job tearing down may not have the secrets).
+pub fn load_for_destroy(path: &Path) -> Result<Declarations, LoadError> {
+    load_with(path, false)
+}
+
+fn load_with(path: &Path, secrets_required: bool) -> Result<Declarations, LoadError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|source| LoadError::Read {
             path: p.to_path_buf(),
@@ -105,7 +115,7 @@ pub fn load(path: &Path) -> Result<Declarations, LoadError> {
         });
     }
     let env = |k: &str| std::env::var(k).ok();
-    let desired = parse_sources(&sources, &env)?;
+    let desired = parse(&sources, &env, secrets_required)?;
     Ok(Declarations { desired, sources })
 }
 
@@ -114,6 +124,14 @@ pub fn load(path: &Path) -> Result<Declarations, LoadError> {
 pub fn parse_sources(
     sources: &[Source],
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Desired, Diagnostics> {
+    parse(sources, env, true)
+}
+
+fn parse(
+    sources: &[Source],
+    env: &dyn Fn(&str) -> Option<String>,
+    secrets_required: bool,
 ) -> Result<Desired, Diagnostics> {
     let mut diags = Vec::new();
     let mut merged = Merged::default();
@@ -129,7 +147,7 @@ pub fn parse_sources(
             items: diags,
         });
     }
-    validate::validate(merged, sources, env).map_err(|mut items| {
+    validate::validate(merged, sources, env, secrets_required).map_err(|mut items| {
         items.sort_by_key(|d| (d.file, d.span.start));
         Diagnostics {
             sources: sources.to_vec(),

@@ -37,6 +37,8 @@ const RESERVED_ENV: &[&str] = &[
 struct Checker<'a> {
     sources: &'a [Source],
     diags: Vec<Diagnostic>,
+    /// Whether every sensitive value must be found (not for a destroy, which deploys nothing).
+    secrets_required: bool,
 }
 
 impl Checker<'_> {
@@ -66,10 +68,12 @@ pub(super) fn validate(
     merged: Merged,
     sources: &[Source],
     env: &dyn Fn(&str) -> Option<String>,
+    secrets_required: bool,
 ) -> Result<Desired, Vec<Diagnostic>> {
     let mut c = Checker {
         sources,
         diags: Vec::new(),
+        secrets_required,
     };
     let Some((pfile, project)) = &merged.project else {
         c.err(
@@ -779,6 +783,7 @@ fn check_functions(
                     Some(v) => {
                         environment.insert(k.get_ref().clone(), v);
                     }
+                    None if !c.secrets_required => {}
                     None => c.at(
                         file,
                         k,
