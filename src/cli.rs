@@ -915,6 +915,27 @@ impl Observer for Progress {
         });
     }
 
+    /// On a terminal the step's line says it is waiting for permissions to propagate (with
+    /// `-v`, the log says it on every run).
+    fn retrying(&self, step: &Step, error: &crate::cloud::CloudError, attempt: u32, wait: Duration) {
+        if let Some(live) = &self.live
+            && let Ok(running) = live.running.lock()
+            && let Some(bar) = running.get(&step.id)
+        {
+            bar.set_message(format!(
+                "{} ({}, {}): [{}] {} being {}: {} (attempt {attempt}), retrying in {:.0}s while permissions propagate",
+                step.target.account,
+                step.target.account_id,
+                step.target.region,
+                step.id + 1,
+                step.address,
+                step.action.verb(),
+                error.code().unwrap_or("error"),
+                wait.as_secs_f64()
+            ));
+        }
+    }
+
     fn undone(&self, step: &Step, result: &Result<(), String>) {
         let address = self.address(step);
         self.line(match result {

@@ -253,5 +253,13 @@ fn a_terminal_gets_a_live_view_of_running_steps() {
         "{}",
         run.stdout
     );
+    // While the role cannot be assumed yet, the line says ferry is waiting for it (no -v needed).
+    assert!(
+        run.stdout.contains(
+            "being created: InvalidParameterValueException (attempt 1), retrying in 1s while permissions propagate"
+        ),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("rolled back"), "{}", run.stdout);
 }
