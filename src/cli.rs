@@ -917,7 +917,13 @@ impl Observer for Progress {
 
     /// On a terminal the step's line says it is waiting for permissions to propagate (with
     /// `-v`, the log says it on every run).
-    fn retrying(&self, step: &Step, error: &crate::cloud::CloudError, attempt: u32, wait: Duration) {
+    fn retrying(
+        &self,
+        step: &Step,
+        error: &crate::cloud::CloudError,
+        attempt: u32,
+        wait: Duration,
+    ) {
         if let Some(live) = &self.live
             && let Ok(running) = live.running.lock()
             && let Some(bar) = running.get(&step.id)

@@ -588,3 +588,38 @@ fn validate_lints_extra_statements_without_calling_aws() {
         run.stderr
     );
 }
+
+#[test]
+fn colour_only_on_a_terminal_and_never_when_told_not_to() {
+    let w = World::new();
+    let w_repo_only = support::hello_declarations("colours")
+        .replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
+    w.write("ferry.toml", &w_repo_only);
+    const ESC: &str = "\u{1b}[";
+    let coloured = w.ferry_in_colour_terminal(&["plan"]);
+    assert_eq!(coloured.code, 0, "{}", coloured.stdout);
+    assert!(
+        coloured.stdout.contains("repository.hello"),
+        "{}",
+        coloured.stdout
+    );
+    assert!(
+        coloured.stdout.contains(ESC),
+        "a terminal gets colour: {:?}",
+        coloured.stdout
+    );
+    let flag = w.ferry_in_colour_terminal(&["--no-color", "plan"]);
+    assert!(flag.stdout.contains("repository.hello"), "{}", flag.stdout);
+    assert!(!flag.stdout.contains(ESC), "--no-color: {:?}", flag.stdout);
+    // NO_COLOR=1 is in every other run's environment.
+    let env = w.ferry_in_terminal(&["plan"]);
+    assert!(!env.stdout.contains(ESC), "NO_COLOR: {:?}", env.stdout);
+    // Not a terminal, colour allowed (an empty NO_COLOR does not ask for none): still plain.
+    let piped = w.ferry_with_env(&["plan"], &[("NO_COLOR", "")]);
+    assert!(
+        piped.stdout.contains("repository.hello"),
+        "{}",
+        piped.stdout
+    );
+    assert!(!piped.stdout.contains(ESC) && !piped.stderr.contains(ESC));
+}

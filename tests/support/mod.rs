@@ -223,6 +223,17 @@ impl World {
 
     /// The same, typing `input` at ferry's prompt.
     pub fn ferry_in_terminal_typing(&self, args: &[&str], input: &str) -> Run {
+        self.terminal(args, input, |_| {})
+    }
+
+    /// On a pseudo-terminal without the `NO_COLOR` the other runs get: colour is wanted.
+    pub fn ferry_in_colour_terminal(&self, args: &[&str]) -> Run {
+        self.terminal(args, "", |cmd| {
+            cmd.env_remove("NO_COLOR");
+        })
+    }
+
+    fn terminal(&self, args: &[&str], input: &str, adjust: impl FnOnce(&mut Command)) -> Run {
         let line = std::iter::once(env!("CARGO_BIN_EXE_ferry"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -230,6 +241,7 @@ impl World {
             .join(" ");
         let mut cmd = Command::new("script");
         self.env(&mut cmd);
+        adjust(&mut cmd);
         cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
