@@ -350,8 +350,18 @@ async fn the_same_inputs_give_the_same_plan_byte_for_byte() {
     let snap = state.snapshot().unwrap();
     let observed = refresh::refresh(&cloud, &d, &snap).await.unwrap();
     let a = serde_json::to_string(&planner::plan(&d, &snap, &observed)).unwrap();
-    let b = serde_json::to_string(&planner::plan(&d, &snap, &observed)).unwrap();
+    // The same declarations written in another order, split across two files given in another
+    // order, refreshed again: the same plan, byte for byte.
+    let files = [
+        ("b.toml", format!("{STAGING_FN}{BASE}")),
+        ("a.toml", PROD_FN.to_string()),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let d2 = ferry::declarations::parse_sources(&plain::sources(&files), &|_| None).unwrap();
+    let observed2 = refresh::refresh(&cloud, &d2, &snap).await.unwrap();
+    let b = serde_json::to_string(&planner::plan(&d2, &snap, &observed2)).unwrap();
     assert_eq!(a, b);
+    assert!(a.contains("hello-staging") && a.contains("hello-world"));
 }
 
 #[tokio::test]
