@@ -20,6 +20,12 @@ const OTHERS: [&str; 4] = [
 ];
 const OUTSIDER: &str = "999999999999";
 const ORGS: [&str; 2] = ["o-aaaaaaaaaa", "o-bbbbbbbbbb"];
+/// Organizational units of ORGS[0]; the third is nested in the first.
+const PATHS: [&str; 3] = [
+    "o-aaaaaaaaaa/r-ab12/ou-ab12-11111111/",
+    "o-aaaaaaaaaa/r-ab12/ou-ab12-22222222/",
+    "o-aaaaaaaaaa/r-ab12/ou-ab12-11111111/ou-ab12-33333333/",
+];
 
 #[derive(Debug, Clone)]
 struct Scenario {
@@ -32,6 +38,11 @@ struct Scenario {
     /// Who asks: 0..=4 declared, 5 = an undeclared outsider.
     asker: usize,
     outsider_org: Option<usize>,
+    /// Declared org path of each account (0..=4) and of the outsider (5); an account with a
+    /// path is in ORGS[0].
+    paths: Vec<Option<usize>>,
+    /// `share_with_org_paths = ["<PATHS[i]>*"]`.
+    share_path: Option<usize>,
 }
 
 fn account(i: usize) -> &'static str {
@@ -50,15 +61,39 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::collection::btree_set(0..5usize, 0..5),
         0..6usize,
         proptest::option::of(0..2usize),
+        proptest::collection::vec(proptest::option::of(0..3usize), 6),
+        proptest::option::of(0..2usize),
     )
         .prop_map(
-            |(orgs, shares, share_org, functions, asker, outsider_org)| Scenario {
-                orgs,
+            |(
+                mut orgs,
                 shares,
                 share_org,
                 functions,
                 asker,
-                outsider_org,
+                mut outsider_org,
+                paths,
+                share_path,
+            )| {
+                for (i, p) in paths.iter().enumerate() {
+                    if p.is_some() {
+                        if i < 5 {
+                            orgs[i] = Some(0);
+                        } else {
+                            outsider_org = Some(0);
+                        }
+                    }
+                }
+                Scenario {
+                    orgs,
+                    shares,
+                    share_org,
+                    functions,
+                    asker,
+                    outsider_org,
+                    paths,
+                    share_path,
+                }
             },
         )
 }
@@ -69,6 +104,9 @@ fn declarations(s: &Scenario) -> String {
         t.push_str(&format!("\n[accounts.a{i}]\nid = \"{}\"\n", account(i)));
         if let Some(o) = s.orgs[i] {
             t.push_str(&format!("organization_id = \"{}\"\n", ORGS[o]));
+        }
+        if let Some(p) = s.paths[i] {
+            t.push_str(&format!("org_path = \"{}\"\n", PATHS[p]));
         }
     }
     t.push_str(
@@ -82,6 +120,9 @@ fn declarations(s: &Scenario) -> String {
     t.push_str(&format!("share_with_accounts = [{}]\n", shares.join(", ")));
     if let Some(o) = s.share_org {
         t.push_str(&format!("share_with_organization = \"{}\"\n", ORGS[o]));
+    }
+    if let Some(p) = s.share_path {
+        t.push_str(&format!("share_with_org_paths = [\"{}*\"]\n", PATHS[p]));
     }
     t.push_str("\n[images.img]\nrepository = \"repo\"\ntag = \"1\"\n");
     for i in &s.functions {
@@ -100,7 +141,11 @@ fn oracle(s: &Scenario) -> (bool, bool) {
     } else {
         s.orgs[s.asker]
     };
-    let by_org = s.share_org.is_some() && asker_org == s.share_org;
+    // An organizational unit shares with everything beneath it.
+    let by_path = s
+        .share_path
+        .is_some_and(|sp| s.paths[s.asker].is_some_and(|ap| PATHS[ap].starts_with(PATHS[sp])));
+    let by_org = (s.share_org.is_some() && asker_org == s.share_org) || by_path;
     let lambda = if s.asker == 0 {
         s.functions.contains(&0) || by_org
     } else {
@@ -134,6 +179,10 @@ proptest! {
             lambda_ctx = lambda_ctx.with("aws:SourceOrgID", ORGS[o]);
             principal_ctx = principal_ctx.with("aws:PrincipalOrgID", ORGS[o]);
         }
+        if let Some(p) = s.paths[s.asker] {
+            lambda_ctx = lambda_ctx.with("aws:SourceOrgPaths", PATHS[p]);
+            principal_ctx = principal_ctx.with("aws:PrincipalOrgPaths", PATHS[p]);
+        }
         let (want_lambda, want_principal) = oracle(&s);
         for action in ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"] {
             let lambda = Request {
@@ -165,7 +214,9 @@ proptest! {
                 .with("aws:SourceArn", &format!("arn:aws:lambda:eu-west-1:{asker}:function:f"))
                 .with("aws:SourceAccount", asker),
         };
-        if !(s.share_org.is_some() && org == s.share_org) {
+        let org_wide = (s.share_org.is_some() && org == s.share_org)
+            || s.share_path.is_some_and(|sp| s.paths[s.asker].is_some_and(|ap| PATHS[ap].starts_with(PATHS[sp])));
+        if !org_wide {
             prop_assert!(!evaluate(policy.as_ref(), &elsewhere));
         }
     }
