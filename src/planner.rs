@@ -666,7 +666,7 @@ impl Planner<'_> {
             }
             (Some(live), prior) => {
                 if prior.is_none() && !self.owned(&live.tags, &address) {
-                    self.errors.push(self.unmanaged(
+                    self.errors.push(self.unrecorded(
                         &address,
                         &format!(
                             "repository `{}` already exists in {}",
@@ -674,6 +674,7 @@ impl Planner<'_> {
                             describe_place(&place)
                         ),
                         &repo.name,
+                        &live.tags,
                     ));
                     return;
                 }
@@ -1095,7 +1096,7 @@ impl Planner<'_> {
             }
             Some(live) => {
                 if prior.is_none() && !self.owned(&live.config.tags, &address) {
-                    self.errors.push(self.unmanaged(
+                    self.errors.push(self.unrecorded(
                         &address,
                         &format!(
                             "function `{}` already exists in {}",
@@ -1103,6 +1104,7 @@ impl Planner<'_> {
                             describe_place(&place)
                         ),
                         &f.name,
+                        &live.config.tags,
                     ));
                     return;
                 }
@@ -1284,9 +1286,37 @@ impl Planner<'_> {
         }
     }
 
+    /// Whether a live resource state has no record of is this project's own unrecorded work:
+    /// it carries the ownership tags for this address and the journal shows that an interrupted
+    /// apply was making it. Tags alone are not enough (another state of the same project, or a
+    /// resource forgotten with `ferry state rm`).
     fn owned(&self, tags: &BTreeMap<String, String>, address: &Address) -> bool {
+        self.tagged_as(tags, address) && self.state.interrupted.contains(address)
+    }
+
+    fn tagged_as(&self, tags: &BTreeMap<String, String>, address: &Address) -> bool {
         tags.get(crate::model::TAG_PROJECT) == Some(&self.desired.project.name)
             && tags.get(crate::model::TAG_ADDRESS) == Some(&address.to_string())
+    }
+
+    /// A live resource state has no record of, as a plan error; `tags` when it has some.
+    fn unrecorded(
+        &self,
+        address: &Address,
+        what: &str,
+        id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> PlanError {
+        let mut error = self.unmanaged(address, what, id);
+        if self.tagged_as(tags, address) {
+            error.message = format!(
+                "{what} and carries this project's tags for {address}, but this state has no record of it \
+                 (it was forgotten with `ferry state rm`, or another state of project `{}` manages it); \
+                 ferry never adopts it silently",
+                self.desired.project.name
+            );
+        }
+        error
     }
 
     fn unmanaged(&self, address: &Address, what: &str, id: &str) -> PlanError {

@@ -673,14 +673,17 @@ fn state_show_and_rm() {
         w.admin("functions", PROD, &[])["api-prod"].is_object(),
         "state rm must not delete"
     );
-    // The function still carries this project's tags: the next plan adopts it.
-    let plan = w.ferry(&["plan"]).expect(0);
+    // Forgotten means forgotten: its tags alone do not bring it back, as in Terraform ...
+    let plan = w.ferry(&["plan"]).expect(1);
     assert!(
-        plan.stdout
-            .contains("function.api-prod will be adopted into state"),
+        plan.stderr.contains("carries this project's tags for function.api-prod")
+            && plan.stderr.contains("ferry import function.api-prod api-prod"),
         "{}",
-        plan.stdout
+        plan.stderr
     );
+    // ... an import does.
+    w.ferry(&["import", "function.api-prod", "api-prod"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
 #[test]

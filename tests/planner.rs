@@ -335,9 +335,23 @@ async fn a_function_created_but_not_recorded_is_adopted_by_its_tags() {
     // Simulate a crash between CreateFunction and the state write.
     let addr: ferry::model::Address = "function.hello-world".parse().unwrap();
     state.remove(&addr).unwrap();
+    // Tags alone do not make it ours (another state of the project, or `state rm`) ...
     let p = plan(&cloud, &d, &state).await;
+    assert!(p.steps.is_empty(), "{:?}", summary(&p));
+    assert!(
+        p.errors[0].message.contains("carries this project's tags")
+            && p.errors[0].hint.contains("ferry import function.hello-world hello-world"),
+        "{:?}",
+        p.errors
+    );
+    // ... the journal's word that an interrupted apply was creating it does.
+    let mut snap = state.snapshot().unwrap();
+    snap.interrupted.insert(addr.clone());
+    let observed = refresh::refresh(&cloud, &d, &snap).await.unwrap();
+    let p = planner::plan(&d, &snap, &observed);
     assert_eq!(summary(&p), vec!["0 Adopt function.hello-world"]);
-    apply_all(&cloud, &d, &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
     assert!(plan(&cloud, &d, &state).await.steps.is_empty());
 }
 
