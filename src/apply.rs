@@ -554,7 +554,9 @@ async fn rollback(
         run.journal(Phase::UndoIntent, Some(step), "");
         let mut result = Ok(());
         for (target, op) in &calls {
-            result = run_operation(run.cloud, target, op).await;
+            // Recreating a deleted function right after its policy was put back can meet the
+            // same propagation errors as a forward create.
+            result = run_with_retries(run, step, target, op).await;
             if result.is_err() {
                 break;
             }

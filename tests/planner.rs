@@ -524,6 +524,8 @@ async fn a_failed_create_function_undoes_every_change_of_the_apply() {
         usize::MAX,
         ecr_denied(),
     );
+    // Recreating `old` right after its policy is restored meets propagation once, too.
+    cloud.fail("CreateFunction", Some("old"), 1, ecr_denied());
     let p = plan(&cloud, &d, &state).await;
     assert_eq!(
         summary(&p),
