@@ -169,6 +169,20 @@ fn two_keys_for_the_same_registry() {
 }
 
 #[test]
+fn a_deployer_role_in_another_account() {
+    let text = GOOD
+        .replace(
+            "[accounts.prod]\nid = \"222222222222\"\n",
+            "[accounts.prod]\nid = \"222222222222\"\nrole_arn = \"arn:aws:iam::111111111111:role/FerryDeployer\"\n",
+        )
+        .replace(
+            "default_region = \"us-east-1\"\n",
+            "default_region = \"us-east-1\"\nassume_role = \"arn:aws:iam::333333333333:role/FerryDeployer\"\n",
+        );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
 fn invalid_toml() {
     insta::assert_snapshot!(errors(&[(
         "ferry.toml",

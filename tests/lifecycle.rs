@@ -676,13 +676,17 @@ fn state_show_and_rm() {
     // Forgotten means forgotten: its tags alone do not bring it back, as in Terraform ...
     let plan = w.ferry(&["plan"]).expect(1);
     assert!(
-        plan.stderr.contains("carries this project's tags for function.api-prod")
-            && plan.stderr.contains("ferry import function.api-prod api-prod"),
+        plan.stderr
+            .contains("carries this project's tags for function.api-prod")
+            && plan
+                .stderr
+                .contains("ferry import function.api-prod api-prod"),
         "{}",
         plan.stderr
     );
     // ... an import does.
-    w.ferry(&["import", "function.api-prod", "api-prod"]).expect(0);
+    w.ferry(&["import", "function.api-prod", "api-prod"])
+        .expect(0);
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 

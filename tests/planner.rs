@@ -340,7 +340,9 @@ async fn a_function_created_but_not_recorded_is_adopted_by_its_tags() {
     assert!(p.steps.is_empty(), "{:?}", summary(&p));
     assert!(
         p.errors[0].message.contains("carries this project's tags")
-            && p.errors[0].hint.contains("ferry import function.hello-world hello-world"),
+            && p.errors[0]
+                .hint
+                .contains("ferry import function.hello-world hello-world"),
         "{:?}",
         p.errors
     );

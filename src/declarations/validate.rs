@@ -192,6 +192,18 @@ fn check_accounts(
                         "not a role ARN",
                         "write arn:aws:iam::<12-digit account>:role/<name>",
                     );
+                } else if let Some(other) = role_account(r.get_ref()).filter(|o| *o != id.as_str())
+                {
+                    c.at(
+                        *file,
+                        r,
+                        &format!(
+                            "role_arn is a role of account {other}, but account `{key}` is {id}: its \
+                             credentials would act in {other}"
+                        ),
+                        "a role in another account",
+                        &format!("use the deployer role of account {id}: arn:aws:iam::{id}:role/<name>"),
+                    );
                 }
                 Some(r.get_ref().clone())
             }
@@ -204,6 +216,17 @@ fn check_accounts(
                         &format!("assume_role gives `{arn}` for account `{key}`, not a role ARN"),
                         "not a role ARN template",
                         "write arn:aws:iam::{account_id}:role/<name>",
+                    );
+                } else if let Some(other) = role_account(&arn).filter(|o| *o != id.as_str()) {
+                    c.at(
+                        project_file,
+                        t,
+                        &format!(
+                            "assume_role gives a role of account {other} for account `{key}` ({id}): \
+                             its credentials would act in {other}"
+                        ),
+                        "names one account for every account",
+                        "write the account as {account_id}: arn:aws:iam::{account_id}:role/<name>",
                     );
                 }
                 Some(arn)
