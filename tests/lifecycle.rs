@@ -234,42 +234,11 @@ fn an_unmanaged_repository_is_refused_then_imported() {
     let w = World::new();
     w.admin("create-repo", REGISTRY, &["hello"]);
     w.write("ferry.toml", &head());
-    let run = w.ferry(&["plan"]).expect(1);
-    assert!(
-        run.stderr.contains("already exists") && run.stderr.contains("not managed by this project"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("ferry import repository.hello hello"),
-        "{}",
-        run.stderr
-    );
-    let run = w.ferry(&["import", "repository.hello", "hello"]).expect(0);
-    assert!(
-        run.stdout.contains("Imported repository.hello"),
-        "{}",
-        run.stdout
-    );
-    // Adopted, ferry now adds its ownership tags.
-    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
-    assert!(
-        plan.stdout
-            .contains("repository.hello will be updated in-place"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("\"ferry:project\" = \"life\""),
-        "{}",
-        plan.stdout
-    );
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    refused_then_imported_and_tagged(&w, "repository.hello", "hello", "repository `hello`");
     assert_eq!(
         w.admin("repos", REGISTRY, &[])["hello"]["tags"]["ferry:address"],
         "repository.hello"
     );
-    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
     // Importing twice is refused.
     let again = w.ferry(&["import", "repository.hello", "hello"]).expect(1);
     assert!(
@@ -277,6 +246,37 @@ fn an_unmanaged_repository_is_refused_then_imported() {
         "{}",
         again.stderr
     );
+}
+
+/// A resource made by hand: the plan refuses it with the import hint and leaves it alone; after
+/// `ferry import`, the plan adds ferry's ownership tags, apply converges.
+fn refused_then_imported_and_tagged(w: &World, address: &str, name: &str, what: &str) {
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(
+        run.stderr.contains(&format!("{what} already exists"))
+            && run.stderr.contains("not managed by this project")
+            && run
+                .stderr
+                .contains(&format!("ferry import {address} {name}")),
+        "{}",
+        run.stderr
+    );
+    let run = w.ferry(&["import", address, name]).expect(0);
+    assert!(
+        run.stdout.contains(&format!("Imported {address}")),
+        "{}",
+        run.stdout
+    );
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    for shown in [
+        format!("{address} will be updated in-place"),
+        "\"ferry:project\" = \"life\"".to_string(),
+        format!("\"ferry:address\" = \"{address}\""),
+    ] {
+        assert!(plan.stdout.contains(&shown), "{shown}: {}", plan.stdout);
+    }
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
 #[test]
@@ -296,57 +296,17 @@ fn a_function_created_by_hand_is_refused_then_imported_and_tagged() {
         "ferry.toml",
         &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
     );
-    let run = w.ferry(&["plan"]).expect(1);
-    assert!(
-        run.stderr.contains("function `api-prod` already exists")
-            && run.stderr.contains("not managed by this project"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("ferry import function.api-prod api-prod"),
-        "{}",
-        run.stderr
-    );
+    w.ferry(&["plan"]).expect(1);
     assert_eq!(
         w.admin("functions", PROD, &[])["api-prod"]["Tags"],
         json!({}),
         "a refused plan must not touch the function"
     );
-    let run = w
-        .ferry(&["import", "function.api-prod", "api-prod"])
-        .expect(0);
-    assert!(
-        run.stdout.contains("Imported function.api-prod"),
-        "{}",
-        run.stdout
-    );
-    // Adopted, ferry now adds its ownership tags.
-    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
-    assert!(
-        plan.stdout
-            .contains("function.api-prod will be updated in-place"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("\"ferry:project\" = \"life\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("\"ferry:address\" = \"function.api-prod\""),
-        "{}",
-        plan.stdout
-    );
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    refused_then_imported_and_tagged(&w, "function.api-prod", "api-prod", "function `api-prod`");
     let f = &w.admin("functions", PROD, &[])["api-prod"];
     assert_eq!(f["Tags"]["ferry:project"], "life", "{f}");
     assert_eq!(f["Tags"]["ferry:address"], "function.api-prod", "{f}");
     assert_eq!(f["ImageUri"], uri, "{f}");
-    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
 #[test]
