@@ -20,6 +20,16 @@ fn head() -> String {
 const IMAGE: &str = "\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n";
 
 /// Registry, image, and functions in prod and staging, applied.
+/// `hello` applied alone, then an image pushed to it (its digest returned); prod has LambdaRole.
+fn hello_pushed() -> (World, serde_json::Value) {
+    let w = World::new();
+    w.admin("role", PROD, &["LambdaRole"]);
+    w.write("ferry.toml", &head());
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    (w, digest)
+}
+
 fn three_accounts() -> World {
     let w = World::new();
     for id in [PROD, STAGING] {
@@ -281,11 +291,7 @@ fn refused_then_imported_and_tagged(w: &World, address: &str, name: &str, what: 
 
 #[test]
 fn a_function_created_by_hand_is_refused_then_imported_and_tagged() {
-    let w = World::new();
-    w.admin("role", PROD, &["LambdaRole"]);
-    w.write("ferry.toml", &head());
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let (w, digest) = hello_pushed();
     let uri = format!(
         "{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello@{}",
         digest.as_str().expect("a digest")
@@ -652,11 +658,7 @@ fn state_show_and_rm() {
 
 #[test]
 fn a_secret_never_appears_in_any_output_or_file() {
-    let w = World::new();
-    w.admin("role", PROD, &["LambdaRole"]);
-    w.write("ferry.toml", &head());
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let (w, _) = hello_pushed();
     let secret = "s3cr3t-Pa55w0rd-value";
     let with_secret = |value: &str| {
         format!(
@@ -723,11 +725,7 @@ fn a_secret_never_appears_in_any_output_or_file() {
 
 #[test]
 fn the_secret_of_a_removed_function_appears_in_no_output_or_file() {
-    let w = World::new();
-    w.admin("role", PROD, &["LambdaRole"]);
-    w.write("ferry.toml", &head());
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let (w, _) = hello_pushed();
     let token = "t0ken-of-a-removed-function";
     let run_with_token = |args: &[&str]| w.ferry_with_env(args, &[("API_TOKEN", token)]);
     w.write(
@@ -827,11 +825,7 @@ fn graph_shows_the_plan_s_edges_with_deletes_and_creates_apart() {
 
 #[test]
 fn destroy_does_not_need_the_secrets_it_will_never_deploy() {
-    let w = World::new();
-    w.admin("role", PROD, &["LambdaRole"]);
-    w.write("ferry.toml", &head());
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    let (w, _) = hello_pushed();
     w.write(
         "ferry.toml",
         &format!(

@@ -490,6 +490,29 @@ fn fast_retries(timeout_ms: u64) -> apply::Options {
     }
 }
 
+/// A CreateFunction error that is not a propagation error: no retry, straight to rollback.
+fn quota_exceeded() -> ferry::cloud::CloudError {
+    api_error(
+        "CreateFunction",
+        "CodeStorageExceededException",
+        "Code storage limit exceeded.",
+    )
+}
+
+/// The apply was rolled back completely and the cloud is `before` again.
+fn assert_rolled_back_to(
+    outcome: apply::Outcome,
+    cloud: &FakeCloud,
+    before: &ferry::cloud::fake::World,
+    why: &str,
+) {
+    let rb = outcome
+        .rollback
+        .expect("a failed CreateFunction rolls back");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(&cloud.snapshot(), before, "{why}");
+}
+
 fn ecr_denied() -> ferry::cloud::CloudError {
     api_error(
         "CreateFunction",
@@ -604,16 +627,7 @@ async fn other_create_function_errors_are_not_retried_but_roll_back() {
     let cloud = FakeCloud::new();
     let state = lineage_state();
     with_repository(&cloud, &state).await;
-    cloud.fail(
-        "CreateFunction",
-        None,
-        usize::MAX,
-        api_error(
-            "CreateFunction",
-            "CodeStorageExceededException",
-            "Code storage limit exceeded.",
-        ),
-    );
+    cloud.fail("CreateFunction", None, usize::MAX, quota_exceeded());
     let world_before = cloud.snapshot();
     let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
@@ -838,16 +852,7 @@ async fn after_a_failure_no_new_step_of_the_level_starts() {
     let cloud = FakeCloud::new();
     let state = lineage_state();
     with_repository(&cloud, &state).await;
-    cloud.fail(
-        "CreateFunction",
-        None,
-        usize::MAX,
-        api_error(
-            "CreateFunction",
-            "CodeStorageExceededException",
-            "Code storage limit exceeded.",
-        ),
-    );
+    cloud.fail("CreateFunction", None, usize::MAX, quota_exceeded());
     let p = plan(
         &cloud,
         &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
@@ -897,12 +902,11 @@ async fn a_function_created_that_never_becomes_active_is_removed_by_the_rollback
     );
     let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10), &Quiet).await;
-    let rb = outcome.rollback.expect("rollback");
-    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
-    assert_eq!(
-        cloud.snapshot(),
-        world_before,
-        "the half-made function and the policy written for it are gone"
+    assert_rolled_back_to(
+        outcome,
+        &cloud,
+        &world_before,
+        "the half-made function and the policy written for it are gone",
     );
 }
 
@@ -921,11 +925,7 @@ async fn a_move_whose_create_fails_brings_the_old_function_back() {
         "CreateFunction",
         None,
         1, // not retried: only the forward create fails
-        api_error(
-            "CreateFunction",
-            "CodeStorageExceededException",
-            "Code storage limit exceeded.",
-        ),
+        quota_exceeded(),
     );
     let p = plan(&cloud, &desired(&format!("{BASE}{moved}")), &state).await;
     assert!(
@@ -934,9 +934,7 @@ async fn a_move_whose_create_fails_brings_the_old_function_back() {
         summary(&p)
     );
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10), &Quiet).await;
-    let rb = outcome.rollback.expect("rollback");
-    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
-    assert_eq!(cloud.snapshot(), world_before, "prod's function is back");
+    assert_rolled_back_to(outcome, &cloud, &world_before, "prod's function is back");
     assert_eq!(state.snapshot().unwrap().resources, state_before);
 }
 
@@ -968,19 +966,14 @@ async fn a_rolled_back_saved_plan_puts_back_the_real_secret() {
         "CreateFunction",
         Some("hello-staging"),
         usize::MAX,
-        api_error(
-            "CreateFunction",
-            "CodeStorageExceededException",
-            "Code storage limit exceeded.",
-        ),
+        quota_exceeded(),
     );
     let outcome = apply::execute(&loaded, &cloud, &state, &fast_retries(10), &Quiet).await;
-    let rb = outcome.rollback.expect("rollback");
-    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
-    assert_eq!(
-        cloud.snapshot(),
-        world_before,
-        "hello-world has hunter2 again, not a placeholder"
+    assert_rolled_back_to(
+        outcome,
+        &cloud,
+        &world_before,
+        "hello-world has hunter2 again, not a placeholder",
     );
 }
 
