@@ -139,6 +139,12 @@ enum StateCommand {
     Show { address: Address },
     /// Forget a resource without deleting it
     Rm { address: Address },
+    /// Give a resource a new address after renaming its key in the declarations (a repository
+    /// takes its policy along); the next apply updates its ferry:address tag
+    Mv {
+        source: Address,
+        destination: Address,
+    },
 }
 
 /// Entry point of the binary.
@@ -525,8 +531,52 @@ fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> 
             state.remove(address)?;
             println!("Removed {address} from the state; the resource itself was not touched.");
         }
+        StateCommand::Mv {
+            source,
+            destination,
+        } => {
+            let moves = state_moves(&snap, source, destination)?;
+            state.rename(&moves)?;
+            for (from, to) in &moves {
+                println!("Moved {from} to {to}.");
+            }
+            println!(
+                "The resources were not touched; the next plan updates their ferry:address tag."
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The record moves `ferry state mv SOURCE DESTINATION` makes, or why it refuses.
+fn state_moves(
+    snap: &crate::state::Snapshot,
+    source: &Address,
+    destination: &Address,
+) -> anyhow::Result<Vec<(Address, Address)>> {
+    if std::mem::discriminant(source) != std::mem::discriminant(destination) {
+        bail!("{source} and {destination} are different kinds of resource; a move keeps the kind");
+    }
+    let mut moves = vec![(source.clone(), destination.clone())];
+    if let (Address::Repository(from), Address::Repository(to)) = (source, destination) {
+        // The policy's address follows its repository's key.
+        moves.push((
+            Address::RepositoryPolicy(from.clone()),
+            Address::RepositoryPolicy(to.clone()),
+        ));
+    }
+    if !snap.resources.contains_key(source) {
+        bail!("{source} is not in the state");
+    }
+    moves.retain(|(from, _)| snap.resources.contains_key(from));
+    for (_, to) in &moves {
+        if snap.resources.contains_key(to) {
+            bail!(
+                "{to} is already in the state; remove it first (`ferry state rm {to}`) if it is stale"
+            );
+        }
+    }
+    Ok(moves)
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Declarations> {

@@ -19,7 +19,6 @@ fn head() -> String {
 
 const IMAGE: &str = "\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n";
 
-/// Registry, image, and functions in prod and staging, applied.
 /// `hello` applied alone, then an image pushed to it (its digest returned); prod has LambdaRole.
 fn hello_pushed() -> (World, serde_json::Value) {
     let w = World::new();
@@ -30,6 +29,7 @@ fn hello_pushed() -> (World, serde_json::Value) {
     (w, digest)
 }
 
+/// Registry, image, and functions in prod and staging, applied.
 fn three_accounts() -> World {
     let w = World::new();
     for id in [PROD, STAGING] {
@@ -852,5 +852,75 @@ fn destroy_does_not_need_the_secrets_it_will_never_deploy() {
             .stdout
             .trim()
             .is_empty()
+    );
+}
+
+#[test]
+fn state_mv_follows_a_renamed_key_without_touching_the_resources() {
+    let (w, _) = hello_pushed();
+    w.write(
+        "ferry.toml",
+        &format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD)),
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    // The keys are renamed; the AWS names stay (`name`).
+    let renamed = format!("{}{IMAGE}{}", head(), function("api-prod", "prod", PROD))
+        .replace(
+            "[repositories.hello]\n",
+            "[repositories.main]\nname = \"hello\"\n",
+        )
+        .replace("repository = \"hello\"", "repository = \"main\"")
+        .replace(
+            "[functions.api-prod]\n",
+            "[functions.api]\nname = \"api-prod\"\n",
+        );
+    w.write("ferry.toml", &renamed);
+    // Without a move, the old addresses would be deleted and the new ones refused.
+    w.ferry(&["plan"]).expect(1);
+    let before = support::cloud_snapshot(&w);
+    w.ferry(&["state", "mv", "function.api-prod", "function.api"])
+        .expect(0);
+    let run = w
+        .ferry(&["state", "mv", "repository.hello", "repository.main"])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("Moved repository_policy.hello to repository_policy.main"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(support::cloud_snapshot(&w), before, "state mv touched AWS");
+    let list = w.ferry(&["state", "list"]).expect(0).stdout;
+    assert_eq!(
+        list.lines().collect::<Vec<_>>(),
+        vec!["repository.main", "repository_policy.main", "function.api"],
+        "{list}"
+    );
+    // Only the ownership tags change; nothing is deleted or created.
+    let plan = w.ferry(&["plan", "--detailed-exitcode"]).expect(2);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 2 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+    assert_eq!(
+        w.admin("functions", PROD, &[])["api-prod"]["Tags"]["ferry:address"],
+        "function.api"
+    );
+    // Moves that make no sense are refused.
+    let kind = w
+        .ferry(&["state", "mv", "function.api", "repository.x"])
+        .expect(1);
+    assert!(kind.stderr.contains("different kinds"), "{}", kind.stderr);
+    let taken = w
+        .ferry(&["state", "mv", "repository.main", "repository.main"])
+        .expect(1);
+    assert!(
+        taken.stderr.contains("already in the state"),
+        "{}",
+        taken.stderr
     );
 }

@@ -210,6 +210,9 @@ pub trait StateStore: Send + Sync {
     fn snapshot(&self) -> Result<Snapshot, StateError>;
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError>;
     fn remove(&self, address: &Address) -> Result<(), StateError>;
+    /// Moves records to new addresses, all or none (`ferry state mv`): a crash never leaves a
+    /// record at both addresses, which the next plan would read as a resource to delete.
+    fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError>;
     /// Appends to the journal of the current apply (durably).
     fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError>;
     fn journal(&self) -> Result<Vec<JournalEntry>, StateError>;
@@ -270,6 +273,17 @@ impl StateStore for MemoryState {
             if s.resources.remove(address).is_some() {
                 s.serial += 1;
             }
+        })
+    }
+
+    fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
+        self.with(|s| {
+            for (from, to) in moves {
+                if let Some(r) = s.resources.remove(from) {
+                    s.resources.insert(to.clone(), r);
+                }
+            }
+            s.serial += 1;
         })
     }
 

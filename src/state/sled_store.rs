@@ -147,19 +147,27 @@ impl SledState {
                     None => resources.remove(key.as_bytes())?.is_some(),
                 };
                 if changed {
-                    let serial = meta
-                        .get("serial")?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map(u64::from_be_bytes)
-                        .unwrap_or(0);
-                    meta.insert("serial", &(serial + 1).to_be_bytes())?;
+                    bump_serial(meta)?;
                 }
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                Ok(())
             })
             .map_err(|e| Self::write_err(format!("{e:?}")))?;
         self.db.flush().map_err(Self::write_err)?;
         Ok(())
     }
+}
+
+/// Adds one to the state's serial, inside a transaction.
+fn bump_serial(
+    meta: &sled::transaction::TransactionalTree,
+) -> Result<(), sled::transaction::ConflictableTransactionError<()>> {
+    let serial = meta
+        .get("serial")?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    meta.insert("serial", &(serial + 1).to_be_bytes())?;
+    Ok(())
 }
 
 impl Drop for SledState {
@@ -207,6 +215,21 @@ impl StateStore for SledState {
 
     fn remove(&self, address: &Address) -> Result<(), StateError> {
         self.change(address, None)
+    }
+
+    fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
+        (&self.meta, &self.resources)
+            .transaction(|(meta, resources)| {
+                for (from, to) in moves {
+                    if let Some(v) = resources.remove(from.to_string().as_bytes())? {
+                        resources.insert(to.to_string().as_bytes(), v)?;
+                    }
+                }
+                bump_serial(meta)
+            })
+            .map_err(|e| Self::write_err(format!("{e:?}")))?;
+        self.db.flush().map_err(Self::write_err)?;
+        Ok(())
     }
 
     fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError> {
