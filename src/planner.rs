@@ -1356,6 +1356,73 @@ fn drifted_outside(state: &Snapshot, address: &Address, live: &[(String, Value)]
         .ne(live.iter().filter(|(k, _)| k != "environment"))
 }
 
+/// The whole resource before and after a step, display-safe (sensitive values redacted with the
+/// step's sensitive keys), as objects of attributes; `None` where it does not exist. For
+/// `plan --json`, which also lists only the changed attributes.
+pub fn step_values(step: &Step) -> (Option<Value>, Option<Value>) {
+    let object = |attrs: Vec<(String, Value)>| Some(Value::Object(attrs.into_iter().collect()));
+    let policy = |text: &str| Some(json!({ "policy": policy::parse(text) }));
+    let sensitive = &step.sensitive;
+    match &step.operation {
+        Operation::CreateRepository { config } => (None, object(repository_attrs(Some(config)))),
+        Operation::UpdateRepository { before, after } => (
+            object(repository_attrs(Some(before))),
+            object(repository_attrs(Some(after))),
+        ),
+        Operation::PutPolicy {
+            before, policy: p, ..
+        } => (before.as_deref().and_then(policy), policy(p)),
+        Operation::DeletePolicy { before, .. } => (policy(before), None),
+        Operation::CreateFunction { config } => {
+            (None, object(function_attrs(Some(config), None, sensitive)))
+        }
+        Operation::UpdateFunction { before, after } => (
+            object(function_attrs(Some(before), None, sensitive)),
+            object(function_attrs(Some(after), Some(before), sensitive)),
+        ),
+        Operation::DeleteFunction { before, .. } => {
+            (object(function_attrs(Some(before), None, sensitive)), None)
+        }
+        Operation::Replace { delete, create, .. } => {
+            let before = match delete.as_ref() {
+                Operation::DeleteFunction { before, .. } => {
+                    object(function_attrs(Some(before), None, sensitive))
+                }
+                _ => None,
+            };
+            let after = match create.as_ref() {
+                Operation::CreateFunction { config } => object(function_attrs(
+                    Some(config),
+                    match delete.as_ref() {
+                        Operation::DeleteFunction { before, .. } => Some(before),
+                        _ => None,
+                    },
+                    sensitive,
+                )),
+                _ => None,
+            };
+            (before, after)
+        }
+        // Deleting a repository names it only: its attributes are in the step's changes.
+        Operation::DeleteRepository { .. } | Operation::Record => {
+            let mut before = serde_json::Map::new();
+            let mut after = serde_json::Map::new();
+            for c in &step.changes {
+                if let Some(v) = &c.before {
+                    before.insert(c.attribute.clone(), v.clone());
+                }
+                if let Some(v) = &c.after {
+                    after.insert(c.attribute.clone(), v.clone());
+                }
+            }
+            (
+                (!before.is_empty()).then_some(Value::Object(before)),
+                (!after.is_empty()).then_some(Value::Object(after)),
+            )
+        }
+    }
+}
+
 /// The environment keys of a function whose values are secret: declared so now, or when last
 /// applied (a key dropped from `sensitive_environment` or from the function keeps its old value
 /// hidden).

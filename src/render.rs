@@ -380,7 +380,7 @@ pub fn errors_text(errors: &[PlanError], p: Painter) -> String {
 }
 
 /// The version of `plan --json`'s format; see docs/plan.schema.json.
-pub const JSON_FORMAT_VERSION: &str = "1.0";
+pub const JSON_FORMAT_VERSION: &str = "1.1";
 
 /// The plan as JSON for pipelines (`plan --json`), documented in docs/plan.schema.json.
 /// Sensitive values are already redacted in the plan's changes.
@@ -424,6 +424,10 @@ pub fn plan_json(plan: &Plan) -> Value {
             "depends_on": s.depends_on.iter().map(|d| plan.steps[*d].address.to_string()).collect::<Vec<_>>(),
             "before": changes_object(&s.changes, true),
             "after": changes_object(&s.changes, false),
+            "values": {
+                "before": crate::planner::step_values(s).0,
+                "after": crate::planner::step_values(s).1,
+            },
         })).collect::<Vec<_>>(),
         "errors": plan.errors.iter().map(|e| serde_json::json!({
             "address": e.address.to_string(),

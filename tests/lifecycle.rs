@@ -505,7 +505,7 @@ fn json_plans_follow_the_documented_schema() {
             )
         });
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["format_version"], "1.0");
+    assert_eq!(v["format_version"], "1.1");
     assert_eq!(v["summary"], json!({"add": 1, "change": 2, "destroy": 1}));
     let drift = v["resource_drift"].as_array().unwrap();
     assert_eq!(drift.len(), 1);
@@ -521,6 +521,25 @@ fn json_plans_follow_the_documented_schema() {
     };
     assert_eq!(find("function.api-staging")["action"], "delete");
     assert_eq!(find("function.api-new")["action"], "create");
+    // before/after: the changed attributes; values: the whole resource on each side.
+    let restored = find("function.api-prod");
+    assert_eq!(restored["action"], "update");
+    assert_eq!(restored["before"], json!({"memory_mb": 512}));
+    assert_eq!(restored["values"]["before"]["memory_mb"], 512);
+    assert_eq!(restored["values"]["after"]["memory_mb"], 128);
+    assert_eq!(
+        restored["values"]["before"]["image_uri"],
+        restored["values"]["after"]["image_uri"]
+    );
+    assert!(
+        restored["values"]["after"]["role"]
+            .as_str()
+            .is_some_and(|r| r.ends_with(":role/LambdaRole")),
+        "{restored}"
+    );
+    assert_eq!(find("function.api-new")["values"]["before"], Value::Null);
+    assert_eq!(find("function.api-staging")["values"]["after"], Value::Null);
+    assert!(find("function.api-staging")["values"]["before"]["image_uri"].is_string());
     assert_eq!(
         find("function.api-new")["depends_on"],
         json!(["repository_policy.hello"])

@@ -468,8 +468,11 @@ async fn a_changed_sensitive_value_shows_without_the_value() {
     };
     apply_all(&cloud, &f("hunter2"), &state).await;
     let p = plan(&cloud, &f("correct-horse"), &state).await;
-    let text =
-        serde_json::to_string(&p.steps.iter().map(|s| &s.changes).collect::<Vec<_>>()).unwrap();
+    let text = format!(
+        "{}{}",
+        serde_json::to_string(&p.steps.iter().map(|s| &s.changes).collect::<Vec<_>>()).unwrap(),
+        ferry::render::plan_json(&p)
+    );
     assert!(text.contains("(sensitive value changed)"), "{text}");
     assert!(
         !text.contains("hunter2") && !text.contains("correct-horse"),
