@@ -244,6 +244,8 @@ pub struct Desired {
     pub repositories: BTreeMap<String, Repository>,
     pub images: BTreeMap<String, Image>,
     pub functions: BTreeMap<String, Function>,
+    /// Where each declared address is written (`ferry.toml:12:1`), for plan errors.
+    pub declared_at: BTreeMap<Address, String>,
 }
 
 impl Desired {

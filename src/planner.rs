@@ -147,6 +147,9 @@ pub struct PlanError {
     pub address: Address,
     pub message: String,
     pub hint: String,
+    /// Where the address is declared (`ferry.toml:12:1`), when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,10 +268,13 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
     p.undeclared();
     let Planner {
         drafts,
-        errors,
+        mut errors,
         unchanged,
         ..
     } = p;
+    for e in &mut errors {
+        e.declared_at = desired.declared_at.get(&e.address).cloned();
+    }
     Plan {
         project: desired.project.name.clone(),
         lineage: state.lineage.clone(),
@@ -303,6 +309,7 @@ fn warnings(desired: &Desired, observed: &Observed) -> Vec<PlanError> {
     crate::check::policy_warnings(desired, &live_policies(desired, observed))
         .into_iter()
         .map(|w| PlanError {
+            declared_at: None,
             address: w.repository,
             message: w.message,
             hint: w.hint,
@@ -487,6 +494,7 @@ impl Planner<'_> {
                 ImageLookup::Found { digest } => Some(digest),
                 ImageLookup::NotFound => {
                     self.errors.push(PlanError {
+                        declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
                             "image `{}`: {} not found in repository `{}` of account {} ({})",
@@ -510,6 +518,7 @@ impl Planner<'_> {
                 }
                 ImageLookup::Failed { code, reason } => {
                     self.errors.push(PlanError {
+                        declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
                             "image `{}`: ECR cannot serve {} from repository `{}` of account {} ({}): {code}: {reason}",
@@ -536,6 +545,7 @@ impl Planner<'_> {
                 }
                 ImageLookup::RepositoryNotFound => {
                     self.errors.push(PlanError {
+                        declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
                             "image `{}`: repository `{}` does not exist yet in account {} ({}), so {} cannot be resolved",
@@ -605,6 +615,7 @@ impl Planner<'_> {
                 && !force_delete
             {
                 self.errors.push(PlanError {
+                    declared_at: None,
                     address: address.clone(),
                     message: format!(
                         "repository `{}` moves from {} to {}, but the old repository still holds images",
@@ -762,6 +773,7 @@ impl Planner<'_> {
             Ok(p) => p,
             Err(e) => {
                 self.errors.push(PlanError {
+                    declared_at: None,
                     address,
                     message: e.to_string(),
                     hint:
@@ -1016,6 +1028,7 @@ impl Planner<'_> {
                     .map(|c| format!("{}: {}", c.requester, c.explanation))
                     .collect();
                 self.errors.push(PlanError {
+                    declared_at: None,
                     address,
                     message: format!(
                         "Lambda would not be allowed to pull the image of function `{}` from repository `{}` \
@@ -1243,6 +1256,7 @@ impl Planner<'_> {
                         && !force_delete
                     {
                         self.errors.push(PlanError {
+                            declared_at: None,
                             address: address.clone(),
                             message: format!(
                                 "repository `{}` is no longer declared but still holds images, so it is not deleted",
@@ -1321,6 +1335,7 @@ impl Planner<'_> {
 
     fn unmanaged(&self, address: &Address, what: &str, id: &str) -> PlanError {
         PlanError {
+            declared_at: None,
             address: address.clone(),
             message: format!(
                 "{what} and is not managed by this project; ferry never overwrites or adopts it silently"

@@ -369,6 +369,13 @@ pub fn errors_text(errors: &[PlanError], p: Painter) -> String {
             e.address,
             e.message
         );
+        if let Some(at) = &e.declared_at {
+            let _ = writeln!(
+                out,
+                "  {} {at}",
+                p.paint(Style::new().bold(), "declared at:")
+            );
+        }
         let _ = writeln!(
             out,
             "  {} {}",
@@ -433,6 +440,7 @@ pub fn plan_json(plan: &Plan) -> Value {
             "address": e.address.to_string(),
             "message": e.message,
             "hint": e.hint,
+            "declared_at": e.declared_at,
         })).collect::<Vec<_>>(),
         "warnings": plan.warnings.iter().map(|e| serde_json::json!({
             "address": e.address.to_string(),
@@ -466,7 +474,16 @@ pub fn plan_markdown(plan: &Plan) -> String {
             "**Errors** (nothing can be applied until they are fixed):\n"
         );
         for e in &plan.errors {
-            let _ = writeln!(out, "- `{}`: {} (hint: {})", e.address, e.message, e.hint);
+            let at = e
+                .declared_at
+                .as_ref()
+                .map(|a| format!(" (declared at `{a}`)"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- `{}`{at}: {} (hint: {})",
+                e.address, e.message, e.hint
+            );
         }
         out.push('\n');
     }

@@ -334,6 +334,12 @@ fn a_missing_image_is_a_plan_error_and_nothing_changes() {
         "{}",
         run.stderr
     );
+    // The image key, in the first table of the second file.
+    assert!(
+        run.stderr.contains("declared at: decl/functions.toml:1:9"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
     assert_eq!(
         w.admin("policy", REGISTRY, &["cross-account-function"]),

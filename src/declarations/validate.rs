@@ -103,6 +103,25 @@ pub(super) fn validate(
     if !c.diags.is_empty() {
         return Err(c.diags);
     }
+    use crate::model::Address;
+    let at = |file: usize, span: &std::ops::Range<usize>| c.sources[file].location(span.start);
+    let mut declared_at = BTreeMap::new();
+    for (key, e) in &merged.registries {
+        declared_at.insert(Address::Registry(key.clone()), at(e.file, &e.key_span));
+    }
+    for (key, e) in &merged.repositories {
+        declared_at.insert(Address::Repository(key.clone()), at(e.file, &e.key_span));
+        declared_at.insert(
+            Address::RepositoryPolicy(key.clone()),
+            at(e.file, &e.key_span),
+        );
+    }
+    for (key, e) in &merged.images {
+        declared_at.insert(Address::Image(key.clone()), at(e.file, &e.key_span));
+    }
+    for (key, e) in &merged.functions {
+        declared_at.insert(Address::Function(key.clone()), at(e.file, &e.key_span));
+    }
     Ok(Desired {
         project: project_model,
         accounts,
@@ -110,6 +129,7 @@ pub(super) fn validate(
         repositories,
         images,
         functions,
+        declared_at,
     })
 }
 
