@@ -289,7 +289,17 @@ fn open_error(dir: &Path, e: sled::Error) -> StateError {
             || io.raw_os_error() == Some(11)
             || io.to_string().contains("could not acquire lock"))
     {
-        let holder = read_holder(dir)
+        // The holder writes its record just after taking the lock: in that instant the record is
+        // missing or still a dead predecessor's. Give it a moment before naming anyone.
+        let mut holder = read_holder(dir);
+        for _ in 0..10 {
+            if holder.as_ref().is_some_and(holder_may_be_alive) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            holder = read_holder(dir);
+        }
+        let holder = holder
             .map(|h| describe_holder(&h))
             .unwrap_or_else(|| "holder unknown".to_string());
         return StateError::Locked { dir: shown, holder };
@@ -367,7 +377,11 @@ pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
             ),
         });
     }
-    match sled::Config::new().path(dir.join("db")).open() {
+    match sled::Config::new()
+        .path(dir.join("db"))
+        .flush_every_ms(None)
+        .open()
+    {
         Ok(_) => {
             std::fs::remove_file(dir.join(HOLDER_FILE))
                 .map_err(|e| StateError::Write(e.to_string()))?;
@@ -388,6 +402,18 @@ pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
             other => Err(other),
         },
     }
+}
+
+/// Whether a holder record may name a running process: false only when it is of this host and
+/// its pid is gone (Linux's /proc tells; elsewhere every record may be alive).
+fn holder_may_be_alive(h: &serde_json::Value) -> bool {
+    let (Some(pid), Some(host)) = (h["pid"].as_u64(), h["host"].as_str()) else {
+        return false;
+    };
+    if host != hostname() || !Path::new("/proc/self").exists() {
+        return true;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Creates `dir` (and missing parents) readable by its owner only. An existing directory keeps
@@ -633,6 +659,37 @@ mod tests {
             0o755,
             "a directory ferry did not create keeps its mode"
         );
+    }
+
+    #[test]
+    fn a_refusal_waits_a_moment_for_the_new_holder_to_name_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path()).unwrap();
+        // A killed predecessor's record, and a new holder that took the lock but has not yet
+        // written its own.
+        let dead = serde_json::json!({"lock_id": "dead", "pid": 999999, "user": "ci",
+            "host": hostname(), "operation": "apply", "started": 1});
+        std::fs::write(dir.path().join(HOLDER_FILE), dead.to_string()).unwrap();
+        let _db = sled::Config::new()
+            .path(dir.path().join("db"))
+            .flush_every_ms(None)
+            .open()
+            .unwrap();
+        let record = dir.path().join(HOLDER_FILE);
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let live = serde_json::json!({"lock_id": "live", "pid": std::process::id(),
+                "user": "dev", "host": hostname(), "operation": "apply", "started": 2});
+            std::fs::write(record, live.to_string()).unwrap();
+        });
+        let err = SledState::open(dir.path(), "plan").err().expect("locked");
+        writer.join().unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
+        assert!(!text.contains("999999"), "{text}");
     }
 
     #[test]
