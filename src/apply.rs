@@ -250,6 +250,13 @@ async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Whether a configuration still holds a saved plan's placeholder for a secret.
+fn has_unsaved(c: &crate::cloud::FunctionConfig) -> bool {
+    c.environment
+        .values()
+        .any(|v| v == crate::saved_plan::UNSAVED)
+}
+
 /// A saved plan does not carry the secrets it only read from AWS (the `before` of a function
 /// update or delete). Reads them again, so that an undo puts back the real values; `None` when
 /// the operation needs nothing.
@@ -258,11 +265,7 @@ pub async fn restore_unsaved(
     target: &Target,
     op: &Operation,
 ) -> Result<Option<Operation>, CloudError> {
-    let unsaved = |c: &crate::cloud::FunctionConfig| {
-        c.environment
-            .values()
-            .any(|v| v == crate::saved_plan::UNSAVED)
-    };
+    let unsaved = has_unsaved;
     let fill = async |before: &crate::cloud::FunctionConfig| {
         let live = cloud.read_function(target, &before.name).await?;
         let mut filled = before.clone();
@@ -430,6 +433,15 @@ fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, Str
             name: config.name.clone(),
             before: config.clone(),
         }),
+        Operation::UpdateFunction { before, .. } | Operation::DeleteFunction { before, .. }
+            if has_unsaved(before) =>
+        {
+            Err(format!(
+                "the previous sensitive values of `{}` are not in the saved plan and could not be read \
+                 again; set them by hand",
+                before.name
+            ))
+        }
         Operation::UpdateFunction { before, after } => one(Operation::UpdateFunction {
             before: after.clone(),
             after: before.clone(),
@@ -468,6 +480,8 @@ async fn clean_failed(
                 _ => Ok(false),
             }
         }
+        // A saved plan's update whose secrets could not be read again never ran.
+        Operation::UpdateFunction { before, .. } if has_unsaved(before) => Ok(false),
         Operation::UpdateFunction { before, .. } => {
             match cloud.read_function(target, &before.name).await? {
                 Some(live) if live.config != *before => {
@@ -590,4 +604,53 @@ async fn rollback(
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloud::FunctionConfig;
+
+    fn config(secret: &str) -> FunctionConfig {
+        FunctionConfig {
+            name: "f".into(),
+            image_uri: "u".into(),
+            role: "r".into(),
+            architecture: "x86_64".into(),
+            memory_mb: 128,
+            timeout_s: 3,
+            description: String::new(),
+            environment: [("DB_PASSWORD".to_string(), secret.to_string())].into(),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_placeholder_is_never_written_back_by_an_undo() {
+        let target = Target {
+            account: "prod".into(),
+            account_id: "222222222222".into(),
+            region: "us-east-1".into(),
+        };
+        let update = Operation::UpdateFunction {
+            before: config(crate::saved_plan::UNSAVED),
+            after: config("new"),
+        };
+        let why = undo(&target, &update).expect_err("refused");
+        assert!(why.contains("not in the saved plan"), "{why}");
+        let delete = Operation::DeleteFunction {
+            name: "f".into(),
+            before: config(crate::saved_plan::UNSAVED),
+        };
+        assert!(undo(&target, &delete).is_err());
+        // With the real value read back, the undo is the reverse update.
+        let restored = Operation::UpdateFunction {
+            before: config("old"),
+            after: config("new"),
+        };
+        assert!(matches!(
+            undo(&target, &restored).unwrap().as_slice(),
+            [(_, Operation::UpdateFunction { after, .. })] if after.environment["DB_PASSWORD"] == "old"
+        ));
+    }
 }
