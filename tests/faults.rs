@@ -427,3 +427,83 @@ fn an_image_ecr_cannot_serve_is_a_plan_error_with_ecr_s_reason() {
     );
     assert!(!plan.stderr.contains("not found"), "{}", plan.stderr);
 }
+
+#[test]
+fn a_kill_during_deletes_code_updates_and_tagging_is_recovered() {
+    // From next_declarations applied: remove api-staging and the extra repository, move tag 01 to
+    // a new image (UpdateFunctionCode) and tag api-prod (TagResource).
+    let after = format!(
+        "{}{}memory_mb = 256\ntags = {{ team = \"payments\" }}\n",
+        head(),
+        function("api-prod", "prod", PROD, "hello", "LambdaRole")
+    );
+    for (service, operation, effect) in [
+        ("lambda", "DeleteFunction", false),
+        ("lambda", "DeleteFunction", true),
+        ("ecr", "DeleteRepository", false),
+        ("ecr", "DeleteRepository", true),
+        ("lambda", "UpdateFunctionCode", false),
+        ("lambda", "UpdateFunctionCode", true),
+        ("lambda", "TagResource", false),
+        ("lambda", "TagResource", true),
+    ] {
+        let shown = format!("{operation} (after the effect: {effect})");
+        let (w, proxy) = world_with_proxy();
+        w.write("ferry.toml", &next_declarations());
+        w.ferry(&["apply", "--auto-approve"]).expect(0);
+        let digest = w.admin("push", REGISTRY, &["hello", "01", "v2"]);
+        let fault = if effect {
+            Fault::Hang.after_the_effect()
+        } else {
+            Fault::Hang
+        };
+        proxy.reset_counts();
+        proxy.add_rule(Rule::new(Match::operation(service, operation), fault));
+        w.write("ferry.toml", &after);
+        let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while proxy.count(operation) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{shown} never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if effect {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        proxy.clear_rules();
+        let plan = w.ferry(&["plan"]).expect(0);
+        assert!(
+            plan.stderr.contains("the previous apply was interrupted"),
+            "{shown}: {}",
+            plan.stderr
+        );
+        w.ferry(&["apply", "--auto-approve"]).expect(0);
+        w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+        let c = cloud(&w);
+        assert_eq!(
+            c["repos"].as_object().unwrap().keys().collect::<Vec<_>>(),
+            vec!["hello"],
+            "{shown}"
+        );
+        assert_eq!(c["staging"], json!({}), "{shown}");
+        let api = &c["prod"]["api-prod"];
+        assert_eq!(
+            api["ImageUri"],
+            format!(
+                "{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello@{}",
+                digest.as_str().unwrap()
+            ),
+            "{shown}"
+        );
+        assert_eq!(api["Tags"]["team"], "payments", "{shown}");
+        assert_eq!(
+            c["policy"]["Statement"][0]["Principal"]["AWS"],
+            json!([format!("arn:aws:iam::{PROD}:root")]),
+            "{shown}"
+        );
+    }
+}
