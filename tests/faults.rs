@@ -372,6 +372,19 @@ fn a_kill_during_the_rollback_is_reported_and_the_next_apply_converges() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     proxy.clear_rules();
+    // The killed holder's record stays behind; force-unlock removes it by its id.
+    let holder: Value = serde_json::from_str(&support::read(&w.path("state/holder.json"))).unwrap();
+    let forced = w
+        .ferry(&["force-unlock", holder["lock_id"].as_str().unwrap()])
+        .expect(0);
+    assert!(
+        forced.stdout.contains("belonged to a process that is gone")
+            || forced.stderr.contains("belonged to a process that is gone"),
+        "{}{}",
+        forced.stdout,
+        forced.stderr
+    );
+    assert!(!w.path("state/holder.json").exists());
     let plan = w.ferry(&["plan"]).expect(0);
     assert!(
         plan.stderr

@@ -149,12 +149,21 @@ fn a_kill_during_create_function_is_recovered_by_the_next_apply() {
     let mut child = w.spawn_ferry(&["apply", "--auto-approve", "-v"], "apply.err");
     // SIGKILL while CreateFunction is in flight (in its propagation retries).
     w.wait_for("apply.err", "retrying in");
+    let pid = child.id();
     child.kill().expect("SIGKILL ferry");
     child.wait().expect("reap ferry");
     w.admin("role", STAGING, &["LambdaRole"]);
     let plan = w.ferry(&["plan"]).expect(0);
     assert!(
         plan.stderr.contains("the previous apply was interrupted"),
+        "{}",
+        plan.stderr
+    );
+    // The dead holder's lock died with it; its record is noticed and named.
+    assert!(
+        plan.stderr
+            .contains("the previous holder of this state ended without releasing it")
+            && plan.stderr.contains(&format!("pid {pid}")),
         "{}",
         plan.stderr
     );
@@ -220,6 +229,20 @@ fn a_second_apply_at_the_same_time_is_refused_naming_the_holder() {
         second.stderr
     );
     assert!(second.stderr.contains("ferry apply"), "{}", second.stderr);
+    // The lock id the refusal names cannot be forced while its holder runs.
+    let lock_id = second
+        .stderr
+        .split("lock id ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the refusal names the lock id")
+        .to_string();
+    let forced = w.ferry(&["force-unlock", &lock_id]).expect(1);
+    assert!(
+        forced.stderr.contains("held by a running process"),
+        "{}",
+        forced.stderr
+    );
     // A waiting process gets the state once the holder is gone.
     let mut waiting = w.spawn_ferry(&["state", "list", "--lock-timeout", "60"], "waiting.err");
     std::thread::sleep(std::time::Duration::from_millis(500));
