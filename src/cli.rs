@@ -883,9 +883,27 @@ struct Progress {
     live: Option<LiveView>,
 }
 
+/// Running steps grouped by account: a heading line per account (account key, id and region)
+/// with its running steps beneath, each with its elapsed time.
 struct LiveView {
     bars: indicatif::MultiProgress,
-    running: std::sync::Mutex<std::collections::HashMap<usize, indicatif::ProgressBar>>,
+    running: std::sync::Mutex<Running>,
+}
+
+#[derive(Default)]
+struct Running {
+    steps: std::collections::HashMap<usize, indicatif::ProgressBar>,
+    /// Per account and region: its heading and how many of its steps run.
+    accounts: std::collections::HashMap<(String, String), (indicatif::ProgressBar, usize)>,
+}
+
+fn step_line(step: &Step) -> String {
+    format!(
+        "[{}] {} being {}",
+        step.id + 1,
+        step.address,
+        step.action.verb()
+    )
 }
 
 impl Progress {
@@ -894,7 +912,7 @@ impl Progress {
             bars: indicatif::MultiProgress::with_draw_target(
                 indicatif::ProgressDrawTarget::stderr(),
             ),
-            running: std::sync::Mutex::new(std::collections::HashMap::new()),
+            running: std::sync::Mutex::new(Running::default()),
         });
         Progress { p, live }
     }
@@ -923,35 +941,52 @@ impl Observer for Progress {
             step.address,
             step.action
         );
-        if let Some(live) = &self.live {
-            let bar = live.bars.add(indicatif::ProgressBar::new_spinner());
+        if let Some(live) = &self.live
+            && let Ok(mut running) = live.running.lock()
+        {
+            let account = (step.target.account.clone(), step.target.region.clone());
+            let (heading, count) = running.accounts.entry(account).or_insert_with(|| {
+                let heading = live.bars.add(indicatif::ProgressBar::new_spinner());
+                heading.set_style(
+                    indicatif::ProgressStyle::with_template("{msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                );
+                heading.set_message(format!(
+                    "{} ({}, {}):",
+                    step.target.account, step.target.account_id, step.target.region
+                ));
+                (heading, 0)
+            });
+            *count += 1;
+            let bar = live
+                .bars
+                .insert_after(heading, indicatif::ProgressBar::new_spinner());
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                indicatif::ProgressStyle::with_template("  {spinner} {elapsed:>4} {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
-            bar.set_message(format!(
-                "{} ({}, {}): [{}] {} being {}",
-                step.target.account,
-                step.target.account_id,
-                step.target.region,
-                step.id + 1,
-                step.address,
-                step.action.verb()
-            ));
+            bar.set_message(step_line(step));
             bar.enable_steady_tick(Duration::from_millis(120));
-            if let Ok(mut running) = live.running.lock() {
-                running.insert(step.id, bar);
-            }
+            running.steps.insert(step.id, bar);
         }
     }
 
     fn finished(&self, step: &Step, result: &Result<(), String>, elapsed: Duration) {
         if let Some(live) = &self.live
             && let Ok(mut running) = live.running.lock()
-            && let Some(bar) = running.remove(&step.id)
+            && let Some(bar) = running.steps.remove(&step.id)
         {
             bar.finish_and_clear();
             live.bars.remove(&bar);
+            let account = (step.target.account.clone(), step.target.region.clone());
+            if let Some((heading, count)) = running.accounts.get_mut(&account) {
+                *count -= 1;
+                if *count == 0 {
+                    heading.finish_and_clear();
+                    live.bars.remove(heading);
+                    running.accounts.remove(&account);
+                }
+            }
         }
         let secs = elapsed.as_secs_f64();
         let address = self.address(step);
@@ -976,16 +1011,11 @@ impl Observer for Progress {
     ) {
         if let Some(live) = &self.live
             && let Ok(running) = live.running.lock()
-            && let Some(bar) = running.get(&step.id)
+            && let Some(bar) = running.steps.get(&step.id)
         {
             bar.set_message(format!(
-                "{} ({}, {}): [{}] {} being {}: {} (attempt {attempt}), retrying in {:.0}s while permissions propagate",
-                step.target.account,
-                step.target.account_id,
-                step.target.region,
-                step.id + 1,
-                step.address,
-                step.action.verb(),
+                "{}: {} (attempt {attempt}), retrying in {:.0}s while permissions propagate",
+                step_line(step),
                 error.code().unwrap_or("error"),
                 wait.as_secs_f64()
             ));

@@ -269,17 +269,20 @@ fn a_terminal_gets_a_live_view_of_running_steps() {
     w.write("ferry.toml", &doomed_declarations());
     let run = w.ferry_in_terminal(&["apply", "--auto-approve", "--propagation-timeout", "2"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    // The spinner line names the account and the step while it runs.
-    assert!(
-        run.stdout
-            .contains("staging (333333333333, us-east-1): [3] function.api-staging being created"),
-        "{}",
-        run.stdout
-    );
+    // Running steps are drawn under a heading for their account, each with its elapsed time.
+    let heading = "staging (333333333333, us-east-1):";
+    let grouped = run.stdout.match_indices(heading).any(|(i, _)| {
+        run.stdout[i + heading.len()..]
+            .chars()
+            .take(300)
+            .collect::<String>()
+            .contains("s [3] function.api-staging being created")
+    });
+    assert!(grouped, "{}", run.stdout);
     // While the role cannot be assumed yet, the line says ferry is waiting for it (no -v needed).
     assert!(
         run.stdout.contains(
-            "being created: InvalidParameterValueException (attempt 1), retrying in 1s while permissions propagate"
+            "[3] function.api-staging being created: InvalidParameterValueException (attempt 1), retrying in 1s while permissions propagate"
         ),
         "{}",
         run.stdout
