@@ -180,37 +180,12 @@ fn a_kill_while_each_kind_of_mutating_call_is_in_flight_is_recovered() {
     ] {
         let operation_shown = format!("{operation} (after the effect: {effect})");
         let (w, proxy) = world_with_proxy();
-        let fault = if effect {
-            Fault::Hang.after_the_effect()
-        } else {
-            Fault::Hang
-        };
-        proxy.add_rule(Rule::new(Match::operation(service, operation), fault));
-        w.write("ferry.toml", &next_declarations());
-        let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while proxy.count(operation) == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{operation_shown} never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        if effect {
-            // The proxy counts a call before forwarding it; give moto time to do the work.
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-        }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-        proxy.clear_rules();
-        let plan = w.ferry(&["plan"]).expect(0);
-        assert!(
-            plan.stderr.contains("the previous apply was interrupted"),
-            "{operation_shown}: {}",
-            plan.stderr
+        kill_while_in_flight(
+            &w,
+            &proxy,
+            (service, operation, effect),
+            &next_declarations(),
         );
-        w.ferry(&["apply", "--auto-approve"]).expect(0);
-        w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
         // Exactly what is declared, nothing leaked.
         let c = cloud(&w);
         let mut repos: Vec<&String> = c["repos"].as_object().unwrap().keys().collect();
@@ -465,37 +440,7 @@ fn a_kill_during_deletes_code_updates_and_tagging_is_recovered() {
         w.write("ferry.toml", &next_declarations());
         w.ferry(&["apply", "--auto-approve"]).expect(0);
         let digest = w.admin("push", REGISTRY, &["hello", "01", "v2"]);
-        let fault = if effect {
-            Fault::Hang.after_the_effect()
-        } else {
-            Fault::Hang
-        };
-        proxy.reset_counts();
-        proxy.add_rule(Rule::new(Match::operation(service, operation), fault));
-        w.write("ferry.toml", &after);
-        let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while proxy.count(operation) == 0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{shown} never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        if effect {
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-        }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-        proxy.clear_rules();
-        let plan = w.ferry(&["plan"]).expect(0);
-        assert!(
-            plan.stderr.contains("the previous apply was interrupted"),
-            "{shown}: {}",
-            plan.stderr
-        );
-        w.ferry(&["apply", "--auto-approve"]).expect(0);
-        w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
+        kill_while_in_flight(&w, &proxy, (service, operation, effect), &after);
         let c = cloud(&w);
         assert_eq!(
             c["repos"].as_object().unwrap().keys().collect::<Vec<_>>(),
@@ -519,4 +464,48 @@ fn a_kill_during_deletes_code_updates_and_tagging_is_recovered() {
             "{shown}"
         );
     }
+}
+
+/// Applies `declarations` while `operation` hangs (before AWS sees it, or after AWS did the
+/// work), kills ferry with SIGKILL, then checks that the next plan reports the interruption and
+/// that the next apply converges (a re-plan has nothing to do).
+fn kill_while_in_flight(
+    w: &World,
+    proxy: &Proxy,
+    (service, operation, effect): (&str, &str, bool),
+    declarations: &str,
+) {
+    let shown = format!("{operation} (after the effect: {effect})");
+    let fault = if effect {
+        Fault::Hang.after_the_effect()
+    } else {
+        Fault::Hang
+    };
+    proxy.reset_counts();
+    proxy.add_rule(Rule::new(Match::operation(service, operation), fault));
+    w.write("ferry.toml", declarations);
+    let mut child = w.spawn_ferry(&["apply", "--auto-approve"], "apply.err");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while proxy.count(operation) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{shown} never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if effect {
+        // The proxy counts a call before forwarding it; give moto time to do the work.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    proxy.clear_rules();
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stderr.contains("the previous apply was interrupted"),
+        "{shown}: {}",
+        plan.stderr
+    );
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
