@@ -609,21 +609,7 @@ async fn rollback(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloud::FunctionConfig;
-
-    fn config(secret: &str) -> FunctionConfig {
-        FunctionConfig {
-            name: "f".into(),
-            image_uri: "u".into(),
-            role: "r".into(),
-            architecture: "x86_64".into(),
-            memory_mb: 128,
-            timeout_s: 3,
-            description: String::new(),
-            environment: [("DB_PASSWORD".to_string(), secret.to_string())].into(),
-            tags: Default::default(),
-        }
-    }
+    use crate::cloud::test_config as config;
 
     #[test]
     fn a_placeholder_is_never_written_back_by_an_undo() {

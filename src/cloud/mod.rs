@@ -215,3 +215,19 @@ pub fn same_owner(live: &BTreeMap<String, String>, ours: &BTreeMap<String, Strin
         && live.get(TAG_ADDRESS) == ours.get(TAG_ADDRESS)
         && live.get(TAG_PROJECT) == ours.get(TAG_PROJECT)
 }
+
+/// A small function configuration with one secret, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_config(secret: &str) -> FunctionConfig {
+    FunctionConfig {
+        name: "f".into(),
+        image_uri: "u".into(),
+        role: "r".into(),
+        architecture: "x86_64".into(),
+        memory_mb: 128,
+        timeout_s: 3,
+        description: String::new(),
+        environment: [("DB_PASSWORD".to_string(), secret.to_string())].into(),
+        tags: Default::default(),
+    }
+}

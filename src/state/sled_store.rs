@@ -779,7 +779,6 @@ mod tests {
 
     #[test]
     fn sensitive_values_are_stored_as_hmacs_under_a_private_key_kept_outside_the_database() {
-        use crate::cloud::FunctionConfig;
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let record = Record::Function {
@@ -789,17 +788,7 @@ mod tests {
                 region: "us-east-1".into(),
             },
             repository: "hello".into(),
-            config: FunctionConfig {
-                name: "f".into(),
-                image_uri: "u".into(),
-                role: "r".into(),
-                architecture: "x86_64".into(),
-                memory_mb: 128,
-                timeout_s: 3,
-                description: String::new(),
-                environment: [("DB_PASSWORD".to_string(), "hunter2".to_string())].into(),
-                tags: Default::default(),
-            },
+            config: crate::cloud::test_config("hunter2"),
             sensitive: ["DB_PASSWORD".to_string()].into(),
         };
         let addr: Address = "function.f".parse().unwrap();
