@@ -509,3 +509,48 @@ fn kill_while_in_flight(
     w.ferry(&["apply", "--auto-approve"]).expect(0);
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
+
+#[test]
+fn a_function_that_fails_to_become_active_is_named_with_lambda_s_reason_and_removed() {
+    let (w, proxy) = world_with_proxy();
+    let before = cloud(&w);
+    // Lambda accepts api-staging, then reports it Failed: it cannot pull the image after all.
+    // (The first GetFunction of api-staging is the refresh; the next is the wait for Active.)
+    let failed = json!({
+        "FunctionName": "api-staging",
+        "State": "Failed",
+        "StateReasonCode": "ImageAccessDenied",
+        "StateReason": "Lambda does not have permission to access the ECR image."
+    });
+    proxy.add_rule(
+        Rule::new(
+            Match::operation("lambda", "GetFunction").on("api-staging"),
+            Fault::Json(json!({ "Configuration": failed }).to_string()),
+        )
+        .after(1)
+        .times(1),
+    );
+    proxy.add_rule(
+        Rule::new(
+            Match::operation("lambda", "GetFunctionConfiguration").on("api-staging"),
+            Fault::Json(failed.to_string()),
+        )
+        .times(1),
+    );
+    w.write("ferry.toml", &next_declarations());
+    let run = w.ferry(&["apply", "--auto-approve"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "ImageAccessDenied: Lambda does not have permission to access the ECR image."
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("apply failed and was rolled back"),
+        "{}",
+        run.stderr
+    );
+    // The half-made function is gone with everything else this apply did.
+    assert_eq!(cloud(&w), before);
+}
