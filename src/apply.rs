@@ -265,7 +265,6 @@ pub async fn restore_unsaved(
     target: &Target,
     op: &Operation,
 ) -> Result<Option<Operation>, CloudError> {
-    let unsaved = has_unsaved;
     let fill = async |before: &crate::cloud::FunctionConfig| {
         let live = cloud.read_function(target, &before.name).await?;
         let mut filled = before.clone();
@@ -284,13 +283,13 @@ pub async fn restore_unsaved(
         Ok::<_, CloudError>(filled)
     };
     Ok(match op {
-        Operation::UpdateFunction { before, after } if unsaved(before) => {
+        Operation::UpdateFunction { before, after } if has_unsaved(before) => {
             Some(Operation::UpdateFunction {
                 before: fill(before).await?,
                 after: after.clone(),
             })
         }
-        Operation::DeleteFunction { name, before } if unsaved(before) => {
+        Operation::DeleteFunction { name, before } if has_unsaved(before) => {
             Some(Operation::DeleteFunction {
                 name: name.clone(),
                 before: fill(before).await?,
