@@ -226,6 +226,12 @@ fn creates_function(op: &Operation) -> bool {
 
 async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
     run.journal(Phase::Intent, Some(step), format!("{:?}", step.action));
+    // A move only renames state records, all in one transaction.
+    if let Operation::Move { moves } = &step.operation {
+        run.state.rename(moves)?;
+        run.journal(Phase::Done, Some(step), "");
+        return Ok(());
+    }
     let restored = match restore_unsaved(run.cloud, &step.target, &step.operation).await {
         Ok(r) => r,
         Err(e) => {
@@ -389,7 +395,7 @@ pub async fn run_operation(
             Box::pin(run_operation(cloud, old_target, delete)).await?;
             Box::pin(run_operation(cloud, target, create)).await
         }
-        Operation::Record => Ok(()),
+        Operation::Record | Operation::Move { .. } => Ok(()),
     }
 }
 
@@ -457,7 +463,8 @@ fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, Str
             calls.extend(undo(old_target, delete)?);
             Ok(calls)
         }
-        Operation::Record => Ok(vec![]),
+        // Nothing in AWS; the rollback moves the records back.
+        Operation::Record | Operation::Move { .. } => Ok(vec![]),
     }
 }
 
@@ -518,6 +525,8 @@ async fn rollback(
 ) -> Rollback {
     let mut report = Rollback::default();
     let mut keep: BTreeSet<usize> = BTreeSet::new();
+    // Steps after a move restore the record the move brought to their address.
+    let prior = &moved_prior(run.plan, prior);
     // A failed step may have done part of its work: a function created that never became
     // Active, the old function of a replace deleted before the create failed.
     for &id in failed {
@@ -576,9 +585,14 @@ async fn rollback(
         }
         match result {
             Ok(()) => {
-                let restored = match prior.resources.get(&step.address) {
-                    Some(record) => run.state.put(&step.address, record),
-                    None => run.state.remove(&step.address),
+                let restored = match (&step.operation, prior.resources.get(&step.address)) {
+                    (Operation::Move { moves }, _) => {
+                        let back: Vec<_> =
+                            moves.iter().map(|(f, t)| (t.clone(), f.clone())).collect();
+                        run.state.rename(&back)
+                    }
+                    (_, Some(record)) => run.state.put(&step.address, record),
+                    (_, None) => run.state.remove(&step.address),
                 };
                 match restored {
                     Ok(()) => {
@@ -603,6 +617,22 @@ async fn rollback(
         }
     }
     report
+}
+
+/// The state before the apply, as the plan's later steps see it: with the records of its move
+/// steps at their new addresses.
+fn moved_prior(plan: &Plan, prior: &Snapshot) -> Snapshot {
+    let mut moved = prior.clone();
+    for step in &plan.steps {
+        if let Operation::Move { moves } = &step.operation {
+            for (from, to) in moves {
+                if let Some(r) = moved.resources.remove(from) {
+                    moved.resources.insert(to.clone(), r);
+                }
+            }
+        }
+    }
+    moved
 }
 
 #[cfg(test)]

@@ -316,6 +316,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     repositories: Default::default(),
                     images: Default::default(),
                     functions: Default::default(),
+                    purpose: crate::model::Purpose::Destroy,
                     ..decls.desired.clone()
                 },
                 sources: decls.sources.clone(),
@@ -1041,6 +1042,7 @@ pub fn graph_dot(plan: &Plan) -> String {
             planner::Action::Replace => "purple",
             planner::Action::Delete => "red",
             planner::Action::Adopt => "blue",
+            planner::Action::Move => "gray",
         };
         out.push_str(&format!(
             "  \"{}\" [label = \"{} {}\", color = {color}];\n",

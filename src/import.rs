@@ -12,6 +12,18 @@ use crate::state::{Record, Snapshot};
 pub enum ImportError {
     #[error("{0} is already in the state; `ferry state rm {0}` first to import it again")]
     AlreadyManaged(Address),
+    #[error(
+        "{resource} is already in the state as {other}: importing it as {address} too would let a \
+         plan delete it as {other} while it manages it as {address}. If the key was renamed, run \
+         `ferry state mv {other} {address}` (or add a [[moved]] block with from = \"{other}\" and \
+         to = \"{address}\") instead"
+    )]
+    RecordedElsewhere {
+        address: Address,
+        other: Address,
+        /// "function `x` in account 222222222222 (us-east-1)"
+        resource: String,
+    },
     #[error("{0} is not declared: declare it first, so ferry knows its account and region")]
     NotDeclared(Address),
     #[error("{address} is declared with the name `{declared}`, not `{id}`: {hint}")]
@@ -60,10 +72,35 @@ pub async fn read(
             })
         }
     };
+    // One AWS resource has one address: a resource state records elsewhere is not imported again.
+    let recorded_elsewhere = |what: &'static str, target: &crate::model::Target| {
+        let identity = (
+            address.kind(),
+            &target.account_id[..],
+            &target.region[..],
+            id,
+        );
+        match state
+            .resources
+            .iter()
+            .find(|(_, r)| r.identity() == identity)
+        {
+            Some((other, _)) => Err(ImportError::RecordedElsewhere {
+                address: address.clone(),
+                other: other.clone(),
+                resource: format!(
+                    "{what} `{id}` in account {} ({})",
+                    target.account_id, target.region
+                ),
+            }),
+            None => Ok(()),
+        }
+    };
     match address {
         Address::Function(key) => {
             let f = desired.functions.get(key).ok_or_else(not_declared)?;
             check_name(&f.name)?;
+            recorded_elsewhere("function", &f.target)?;
             let live =
                 cloud
                     .read_function(&f.target, id)
@@ -88,6 +125,7 @@ pub async fn read(
         Address::Repository(key) => {
             let r = desired.repositories.get(key).ok_or_else(not_declared)?;
             check_name(&r.name)?;
+            recorded_elsewhere("repository", &r.target)?;
             let mut found = cloud
                 .read_repositories(&r.target, &[id.to_string()])
                 .await?;
@@ -106,6 +144,7 @@ pub async fn read(
         Address::RepositoryPolicy(key) => {
             let r = desired.repositories.get(key).ok_or_else(not_declared)?;
             check_name(&r.name)?;
+            recorded_elsewhere("the policy of repository", &r.target)?;
             let policy = cloud
                 .read_repository_policy(&r.target, id)
                 .await?

@@ -246,6 +246,30 @@ pub struct Desired {
     pub functions: BTreeMap<String, Function>,
     /// Where each declared address is written (`ferry.toml:12:1`), for plan errors.
     pub declared_at: BTreeMap<Address, String>,
+    /// `[[moved]]` blocks: addresses renamed in the declarations, whose state records follow.
+    pub moves: Vec<Move>,
+    /// What the plan is for: reconciling the declarations, or `ferry destroy`.
+    pub purpose: Purpose,
+}
+
+/// A `[[moved]]` block, validated: `from` and `to` are of one kind (function or repository),
+/// `from` is no longer declared, `to` is, and no move starts where another ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub from: Address,
+    pub to: Address,
+    /// Where the block is written (`ferry.toml:30:1`).
+    pub declared_at: String,
+}
+
+/// Why a plan is made: to make live match the declarations, or to remove everything ferry
+/// manages (`ferry destroy`, planned against declarations with no resources). The planner
+/// words its reasons and hints after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Purpose {
+    #[default]
+    Reconcile,
+    Destroy,
 }
 
 impl Desired {

@@ -6,7 +6,7 @@
 //! independent and may run in parallel).
 
 use crate::cloud::{FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig};
-use crate::model::{Address, Desired, Function, ImageRef, Repository, Target};
+use crate::model::{Address, Desired, Function, ImageRef, Purpose, Repository, Target};
 use crate::policy;
 use crate::refresh::Observed;
 use crate::state::{Record, Snapshot};
@@ -25,6 +25,8 @@ pub enum Action {
     Delete,
     /// Record in state a resource that already matches (left by an interrupted apply).
     Adopt,
+    /// Give a recorded resource a new address (a `[[moved]]` block); nothing changes in AWS.
+    Move,
 }
 
 impl Action {
@@ -35,6 +37,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Adopt => "=",
+            Action::Move => "->",
         }
     }
 
@@ -45,6 +48,7 @@ impl Action {
             Action::Replace => "replaced",
             Action::Delete => "destroyed",
             Action::Adopt => "adopted into state",
+            Action::Move => "moved",
         }
     }
 }
@@ -100,12 +104,20 @@ pub enum Operation {
     },
     /// Nothing to call: only record in state.
     Record,
+    /// Nothing to call: state records move from each first address to the second, all or none
+    /// (`StateStore::rename`), as `ferry state mv` moves them.
+    Move {
+        moves: Vec<(Address, Address)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub id: usize,
     pub address: Address,
+    /// The AWS name of the resource (function or repository name; a policy's repository).
+    #[serde(default)]
+    pub name: String,
     pub action: Action,
     pub reason: String,
     pub target: Target,
@@ -173,6 +185,26 @@ pub struct Plan {
     pub targets: Vec<Address>,
 }
 
+impl Step {
+    /// Where a move step takes its resource.
+    pub fn moved_to(&self) -> Option<&Address> {
+        match &self.operation {
+            Operation::Move { moves } => moves.first().map(|(_, to)| to),
+            _ => None,
+        }
+    }
+
+    /// What the resource is in AWS, in words: "Lambda function `x`", "ECR repository `x`".
+    pub fn resource(&self) -> String {
+        let kind = match self.address {
+            Address::Function(_) => "Lambda function",
+            Address::RepositoryPolicy(_) => "policy of ECR repository",
+            _ => "ECR repository",
+        };
+        format!("{kind} `{}`", self.name)
+    }
+}
+
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.steps.is_empty()
@@ -203,7 +235,7 @@ impl Plan {
                     c.2 += 1
                 }
                 Action::Delete => c.2 += 1,
-                Action::Adopt => {}
+                Action::Adopt | Action::Move => {}
             }
         }
         c
@@ -223,6 +255,7 @@ fn step(
     Step {
         id: 0,
         address,
+        name: String::new(),
         action,
         reason: reason.into(),
         target,
@@ -243,14 +276,26 @@ struct Draft {
 
 /// Computes the plan.
 pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
+    // `[[moved]]` blocks first: the rest of the plan sees each record at its new address.
+    let (moved_state, moves, move_errors) = apply_moves(desired, state);
+    let state = &moved_state;
+    let moved_into = moves
+        .iter()
+        .flat_map(|(m, pairs)| pairs.iter().map(|(_, to)| (to.clone(), m.from.clone())))
+        .collect();
     let mut p = Planner {
         desired,
         state,
         observed,
         drafts: Vec::new(),
-        errors: Vec::new(),
+        errors: move_errors,
         unchanged: Vec::new(),
+        renames: renames(desired, state),
+        moved_into,
     };
+    for (m, pairs) in &moves {
+        p.move_step(m, pairs);
+    }
     let images = p.images();
     let digests: BTreeMap<String, String> = images
         .iter()
@@ -272,6 +317,8 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         unchanged,
         ..
     } = p;
+    let steps = order(drafts);
+    errors.extend(one_step_per_resource(&steps, state));
     for e in &mut errors {
         e.declared_at = desired.declared_at.get(&e.address).cloned();
     }
@@ -281,12 +328,160 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         serial: state.serial,
         images,
         drift: drift(desired, state, observed),
-        steps: order(drafts),
+        steps,
         errors,
         warnings: warnings(desired, observed),
         unchanged,
         targets: Vec::new(),
     }
+}
+
+/// The record moves `[[moved]]` blocks ask for: the state as the rest of the planner sees it
+/// (each moved record at its new address), each block that still has something to move with its
+/// pairs (a repository takes its policy along), and the blocks that cannot apply.
+/// A block whose `from` is not in state has already been applied (or never had anything to
+/// move): it stays in the files and is a no-op.
+#[allow(clippy::type_complexity)]
+fn apply_moves(
+    desired: &Desired,
+    state: &Snapshot,
+) -> (
+    Snapshot,
+    Vec<(crate::model::Move, Vec<(Address, Address)>)>,
+    Vec<PlanError>,
+) {
+    let mut moved = state.clone();
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    if desired.purpose == Purpose::Destroy {
+        return (moved, out, errors);
+    }
+    for m in &desired.moves {
+        let mut pairs = vec![(m.from.clone(), m.to.clone())];
+        if let (Address::Repository(from), Address::Repository(to)) = (&m.from, &m.to) {
+            pairs.push((
+                Address::RepositoryPolicy(from.clone()),
+                Address::RepositoryPolicy(to.clone()),
+            ));
+        }
+        pairs.retain(|(from, _)| moved.resources.contains_key(from));
+        if !pairs.iter().any(|(from, _)| from == &m.from) {
+            continue;
+        }
+        if let Some((_, taken)) = pairs
+            .iter()
+            .find(|(_, to)| moved.resources.contains_key(to))
+        {
+            errors.push(PlanError {
+                declared_at: None,
+                address: m.to.clone(),
+                message: format!(
+                    "the [[moved]] block at {} moves {} to {}, but the state already records {taken}, \
+                    so the move cannot apply",
+                    m.declared_at, m.from, m.to
+                ),
+                hint: format!(
+                    "one of the two records is stale: forget it with `ferry state rm {taken}` (or `ferry state rm {}`) \
+                    and plan again",
+                    m.from
+                ),
+            });
+            continue;
+        }
+        for (from, to) in &pairs {
+            if let Some(r) = moved.resources.remove(from) {
+                moved.resources.insert(to.clone(), r);
+            }
+            if moved.interrupted.remove(from) {
+                moved.interrupted.insert(to.clone());
+            }
+        }
+        out.push((m.clone(), pairs));
+    }
+    (moved, out, errors)
+}
+
+/// Declared addresses that are not in state but whose AWS resource (account, region, name) state
+/// records under another address that is no longer declared: renamed keys, new address to old.
+fn renames(desired: &Desired, state: &Snapshot) -> BTreeMap<Address, Address> {
+    let declared = desired
+        .functions
+        .values()
+        .map(|f| (Address::Function(f.key.clone()), &f.target, &f.name))
+        .chain(
+            desired
+                .repositories
+                .values()
+                .map(|r| (Address::Repository(r.key.clone()), &r.target, &r.name)),
+        );
+    let is_declared = |a: &Address| match a {
+        Address::Function(k) => desired.functions.contains_key(k),
+        Address::Repository(k) => desired.repositories.contains_key(k),
+        _ => true,
+    };
+    let mut out = BTreeMap::new();
+    for (address, target, name) in declared {
+        if state.resources.contains_key(&address) {
+            continue;
+        }
+        let identity = (
+            address.kind(),
+            target.account_id.as_str(),
+            target.region.as_str(),
+            name.as_str(),
+        );
+        if let Some((old, _)) = state
+            .resources
+            .iter()
+            .find(|(a, r)| **a != address && !is_declared(a) && r.identity() == identity)
+        {
+            out.insert(address, old.clone());
+        }
+    }
+    out
+}
+
+/// The check no plan may fail: two steps acting on one AWS resource (one deleting it under an
+/// old address while another updates it under a new one) would lose it. Each violation is an
+/// error, so such a plan is never applied.
+fn one_step_per_resource(steps: &[Step], state: &Snapshot) -> Vec<PlanError> {
+    let mut seen: BTreeMap<(&str, &str, &str, &str), &Address> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for s in steps {
+        if matches!(s.operation, Operation::Move { .. }) {
+            continue;
+        }
+        let mut identities: BTreeSet<(&str, &str, &str, &str)> = BTreeSet::new();
+        identities.extend(s.record.as_ref().map(Record::identity));
+        identities.extend(state.resources.get(&s.address).map(Record::identity));
+        for identity in identities {
+            match seen.get(&identity) {
+                Some(first) if *first != &s.address => {
+                    let (_, account_id, region, name) = identity;
+                    errors.push(PlanError {
+                        declared_at: None,
+                        address: s.address.clone(),
+                        message: format!(
+                            "{first} and {} would both act on `{name}` in account {account_id} ({region}); \
+                            ferry never plans two steps on one AWS resource (one could delete what the \
+                            other manages)",
+                            s.address
+                        ),
+                        hint: format!(
+                            "if {} is {first} under a renamed key, say so with a [[moved]] block or \
+                            `ferry state mv {first} {}`; otherwise give one of them another `name`",
+                            s.address, s.address
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(identity, &s.address);
+                }
+            }
+        }
+    }
+    errors
 }
 
 /// The live policy text of each declared repository, by key.
@@ -475,9 +670,127 @@ struct Planner<'a> {
     drafts: Vec<Draft>,
     errors: Vec<PlanError>,
     unchanged: Vec<Address>,
+    /// Renamed keys without a move: new address to the old one state records it under.
+    renames: BTreeMap<Address, Address>,
+    /// Addresses a `[[moved]]` block moves a record into, to the address of its move step.
+    moved_into: BTreeMap<Address, Address>,
+}
+
+/// Why a recorded resource is updated, when it is more than "the declaration changed".
+enum Cause {
+    /// `ferry import` recorded it as it was, without ferry's ownership tags; `image` says how its
+    /// image differs from the declared one.
+    Imported { image: Option<String> },
+    /// Its record came to this address (`[[moved]]`, `ferry state mv`) from this one.
+    Moved(String),
+    /// The declared tag now resolves to another digest than the one deployed.
+    TagMoved(String),
+}
+
+impl Cause {
+    /// The step's reason, given its attribute changes.
+    fn reason(&self, changes: &[Change]) -> String {
+        let (text, own): (String, &[&str]) = match self {
+            Cause::Imported { image } => (
+                match image {
+                    Some(image) => format!(
+                        "it was just imported: {image}; it also gets ferry's ownership tags"
+                    ),
+                    None => "it was just imported and gets ferry's ownership tags".to_string(),
+                },
+                &["tags", "image_uri"],
+            ),
+            Cause::Moved(from) => (
+                format!("it moved from {from}, and its ferry:address tag follows"),
+                &["tags"],
+            ),
+            Cause::TagMoved(text) => (text.clone(), &["image_uri"]),
+        };
+        if changes.iter().any(|c| !own.contains(&c.attribute.as_str())) {
+            format!("{text}, and the declaration changed")
+        } else {
+            text
+        }
+    }
 }
 
 impl Planner<'_> {
+    /// The reason for deleting something that is not declared.
+    fn undeclared_reason(&self) -> &'static str {
+        match self.desired.purpose {
+            Purpose::Reconcile => "it is no longer declared",
+            Purpose::Destroy => "destroy removes everything ferry manages",
+        }
+    }
+
+    /// How a recorded resource came to lack this address's ownership tags, from the tags its
+    /// record holds.
+    fn provenance(&self, address: &Address, recorded: &BTreeMap<String, String>) -> Option<Cause> {
+        match recorded.get(crate::model::TAG_ADDRESS) {
+            None => Some(Cause::Imported { image: None }),
+            Some(a)
+                if *a != address.to_string()
+                    && recorded.get(crate::model::TAG_PROJECT)
+                        == Some(&self.desired.project.name) =>
+            {
+                Some(Cause::Moved(a.clone()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// The step of a `[[moved]]` block that still has records to move.
+    fn move_step(&mut self, m: &crate::model::Move, pairs: &[(Address, Address)]) {
+        let Some(record) = self.state.resources.get(&m.to) else {
+            return;
+        };
+        let policy = if pairs.len() > 1 {
+            " (its policy moves along)"
+        } else {
+            ""
+        };
+        let mut s = step(
+            m.from.clone(),
+            Action::Move,
+            format!(
+                "the [[moved]] block at {} gives it the address {}{policy}; state records move, nothing \
+                changes in AWS",
+                m.declared_at, m.to
+            ),
+            record.target().clone(),
+            vec![],
+            Operation::Move {
+                moves: pairs.to_vec(),
+            },
+            None,
+        );
+        s.name = record.identity().3.to_string();
+        self.push(s, BTreeSet::new());
+    }
+
+    /// The one error for a renamed key that no move explains.
+    fn rename_error(&self, address: &Address, old: &Address, what: &str) -> PlanError {
+        let along = if matches!(address, Address::Repository(_)) {
+            " (a repository takes its policy along)"
+        } else {
+            ""
+        };
+        PlanError {
+            declared_at: None,
+            address: address.clone(),
+            message: format!(
+                "{what} is recorded in state as {old}, which is no longer declared, and {address} now \
+                declares it: the key was renamed. As it stands, the plan would delete it as {old}, so \
+                ferry refuses"
+            ),
+            hint: format!(
+                "keep it and give it the new address{along}: add a [[moved]] block with \
+                 from = \"{old}\" and to = \"{address}\" to the declarations (it can stay there), \
+                 or run `ferry state mv {old} {address}`; do not `ferry import` it"
+            ),
+        }
+    }
+
     fn images(&mut self) -> Vec<ResolvedImage> {
         let mut out = Vec::new();
         for image in self.desired.images.values() {
@@ -572,15 +885,35 @@ impl Planner<'_> {
         out
     }
 
-    fn push(&mut self, mut step: Step, after: BTreeSet<Address>) {
+    fn push(&mut self, mut step: Step, mut after: BTreeSet<Address>) {
         if matches!(step.address, Address::Function(_)) {
             step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
+        }
+        if step.name.is_empty()
+            && let Some(r) = step
+                .record
+                .as_ref()
+                .or(self.state.resources.get(&step.address))
+        {
+            step.name = r.identity().3.to_string();
+        }
+        // A step on a moved record runs after the move.
+        if let Some(from) = self.moved_into.get(&step.address) {
+            after.insert(from.clone());
         }
         self.drafts.push(Draft { step, after });
     }
 
     fn repository(&mut self, repo: &Repository) {
         let address = Address::Repository(repo.key.clone());
+        if let Some(old) = self.renames.get(&address) {
+            let what = format!(
+                "repository `{}` in account {} ({})",
+                repo.name, repo.target.account_id, repo.target.region
+            );
+            self.errors.push(self.rename_error(&address, old, &what));
+            return;
+        }
         let config = RepositoryConfig {
             name: repo.name.clone(),
             tag_mutability: repo.tag_mutability,
@@ -689,6 +1022,12 @@ impl Planner<'_> {
                     ));
                     return;
                 }
+                let cause = match prior {
+                    Some(Record::Repository { config: old, .. }) => {
+                        self.provenance(&address, &old.tags)
+                    }
+                    _ => None,
+                };
                 self.update_or_keep(
                     address,
                     repo.target.clone(),
@@ -701,6 +1040,7 @@ impl Planner<'_> {
                     },
                     record,
                     BTreeSet::new(),
+                    cause,
                 );
             }
         }
@@ -718,6 +1058,7 @@ impl Planner<'_> {
         operation: Operation,
         record: Record,
         after: BTreeSet<Address>,
+        cause: Option<Cause>,
     ) {
         let changes = diff(live, desired);
         let drifted = self.state.resources.get(&address).is_some_and(|r| {
@@ -747,16 +1088,19 @@ impl Planner<'_> {
         let reason = if adopting {
             "it carries this project's ownership tags but is missing from state (an interrupted apply); \
              it will be adopted and updated"
+                .to_string()
+        } else if let Some(cause) = cause {
+            cause.reason(&changes)
         } else if drifted_outside(self.state, &address, live) {
-            "it was changed outside ferry; the declared values will be restored"
+            "it was changed outside ferry; the declared values will be restored".to_string()
         } else {
-            "the declaration changed"
+            "the declaration changed".to_string()
         };
         self.push(
             step(
                 address,
                 Action::Update,
-                reason.to_string(),
+                reason,
                 target,
                 changes,
                 operation,
@@ -768,6 +1112,13 @@ impl Planner<'_> {
 
     fn policy(&mut self, repo: &Repository) {
         let address = Address::RepositoryPolicy(repo.key.clone());
+        // A renamed repository's one error covers its policy.
+        if self
+            .renames
+            .contains_key(&Address::Repository(repo.key.clone()))
+        {
+            return;
+        }
         let place = (repo.target.clone(), repo.name.clone());
         let desired = match policy::synthesize(self.desired, repo) {
             Ok(p) => p,
@@ -971,6 +1322,14 @@ impl Planner<'_> {
 
     fn function(&mut self, f: &Function, digests: &BTreeMap<String, String>) {
         let address = Address::Function(f.key.clone());
+        if let Some(old) = self.renames.get(&address) {
+            let what = format!(
+                "function `{}` in account {} ({})",
+                f.name, f.target.account_id, f.target.region
+            );
+            self.errors.push(self.rename_error(&address, old, &what));
+            return;
+        }
         let Some(repo) = self.desired.function_repository(f) else {
             return;
         };
@@ -1130,22 +1489,44 @@ impl Planner<'_> {
                 } else {
                     (want.clone(), want)
                 };
-                let moved_tag = match (&self.desired.images.get(&f.image), prior) {
-                    (Some(image), Some(Record::Function { config: old, .. }))
-                        if old.image_uri != config.image_uri
-                            && live.config.image_uri == old.image_uri =>
-                    {
-                        match &image.reference {
-                            ImageRef::Tag(t) => Some(format!(
-                                "tag `{t}` of image.{} now resolves to a new digest",
-                                image.key
-                            )),
-                            ImageRef::Digest(_) => None,
+                let cause = match prior {
+                    Some(Record::Function { config: old, .. }) => {
+                        let tag =
+                            self.desired
+                                .images
+                                .get(&f.image)
+                                .and_then(|i| match &i.reference {
+                                    ImageRef::Tag(t) => {
+                                        Some(format!("tag `{t}` of image.{}", i.key))
+                                    }
+                                    ImageRef::Digest(_) => None,
+                                });
+                        match self.provenance(&address, &old.tags) {
+                            Some(Cause::Imported { .. }) => Some(Cause::Imported {
+                                image: (old.image_uri != config.image_uri).then(|| {
+                                    match &tag {
+                                        Some(tag) if !old.image_uri.contains("@sha256:") => format!(
+                                            "it runs `{}` by tag, and ferry deploys by digest ({tag} is {digest})",
+                                            old.image_uri
+                                        ),
+                                        _ => format!(
+                                            "it runs `{}`, not the declared image",
+                                            old.image_uri
+                                        ),
+                                    }
+                                }),
+                            }),
+                            Some(cause) => Some(cause),
+                            None if old.image_uri != config.image_uri
+                                && live.config.image_uri == old.image_uri =>
+                            {
+                                tag.map(|t| Cause::TagMoved(format!("{t} now resolves to a new digest")))
+                            }
+                            None => None,
                         }
                     }
                     _ => None,
                 };
-                let n = self.drafts.len();
                 self.update_or_keep(
                     address,
                     f.target.clone(),
@@ -1158,16 +1539,8 @@ impl Planner<'_> {
                     },
                     record,
                     after,
+                    cause,
                 );
-                if let (Some(reason), Some(d)) = (moved_tag, self.drafts.get_mut(n))
-                    && d.step.action == Action::Update
-                {
-                    d.step.reason = if d.step.changes.len() > 1 {
-                        format!("{reason}, and the declaration changed")
-                    } else {
-                        reason
-                    };
-                }
             }
         }
     }
@@ -1185,9 +1558,16 @@ impl Planner<'_> {
                 Address::Function(k) => self.desired.functions.contains_key(k),
                 Address::Registry(_) | Address::Image(_) => true,
             };
-            if declared {
+            // A renamed key's one error covers the old address (and a repository's policy).
+            let renamed = |a: &Address| self.renames.values().any(|old| old == a);
+            if declared
+                || renamed(address)
+                || renamed(&Address::Repository(address.key().to_string()))
+                    && matches!(address, Address::RepositoryPolicy(_))
+            {
                 continue;
             }
+            let reason = self.undeclared_reason();
             match record {
                 Record::Function { target, config, .. } => {
                     let place = (target.clone(), config.name.clone());
@@ -1207,7 +1587,7 @@ impl Planner<'_> {
                         step(
                             address.clone(),
                             Action::Delete,
-                            "it is no longer declared".to_string(),
+                            reason,
                             target.clone(),
                             changes,
                             operation,
@@ -1235,11 +1615,11 @@ impl Planner<'_> {
                                 "the repository no longer lets ferry manage its policy (manage_policy = false); \
                                  ferry removes the policy it wrote"
                             } else {
-                                "it is no longer declared"
+                                reason
                             },
                         ),
                         None => self.push(
-                            step(address.clone(), Action::Delete, "it is no longer declared and is already gone".to_string(), target.clone(), vec![], Operation::Record, None),
+                            step(address.clone(), Action::Delete, format!("{reason}, and it is already gone"), target.clone(), vec![], Operation::Record, None),
                             after,
                         ),
                     }
@@ -1255,16 +1635,34 @@ impl Planner<'_> {
                         && self.observed.has_images.get(&place) == Some(&true)
                         && !force_delete
                     {
+                        let (message, hint) = match self.desired.purpose {
+                            Purpose::Reconcile => (
+                                format!(
+                                    "repository `{}` is no longer declared but still holds images, so it is not deleted",
+                                    config.name
+                                ),
+                                "delete its images first, or declare it again with force_delete = true, \
+                                 apply, and then remove it"
+                                    .to_string(),
+                            ),
+                            Purpose::Destroy => (
+                                format!(
+                                    "repository `{}` still holds images, so destroy does not delete it",
+                                    config.name
+                                ),
+                                format!(
+                                    "delete its images first (ferry never deletes images unless the \
+                                     repository was applied with force_delete = true), e.g. with \
+                                     `aws ecr batch-delete-image --repository-name {}`, then destroy again",
+                                    config.name
+                                ),
+                            ),
+                        };
                         self.errors.push(PlanError {
                             declared_at: None,
                             address: address.clone(),
-                            message: format!(
-                                "repository `{}` is no longer declared but still holds images, so it is not deleted",
-                                config.name
-                            ),
-                            hint: "delete its images first, or declare it again with force_delete = true, \
-                                   apply, and then remove it"
-                                .to_string(),
+                            message,
+                            hint,
                         });
                         continue;
                     }
@@ -1287,7 +1685,7 @@ impl Planner<'_> {
                         step(
                             address.clone(),
                             Action::Delete,
-                            "it is no longer declared".to_string(),
+                            reason,
                             target.clone(),
                             changes,
                             operation,
@@ -1419,7 +1817,7 @@ pub fn step_values(step: &Step) -> (Option<Value>, Option<Value>) {
             (before, after)
         }
         // Deleting a repository names it only: its attributes are in the step's changes.
-        Operation::DeleteRepository { .. } | Operation::Record => {
+        Operation::DeleteRepository { .. } | Operation::Record | Operation::Move { .. } => {
             let mut before = serde_json::Map::new();
             let mut after = serde_json::Map::new();
             for c in &step.changes {

@@ -31,6 +31,7 @@ impl Painter {
             Action::Replace => AnsiColor::Magenta,
             Action::Delete => AnsiColor::Red,
             Action::Adopt => AnsiColor::Cyan,
+            Action::Move => AnsiColor::Blue,
         };
         self.paint(Style::new().fg_color(Some(color.into())), text)
     }
@@ -143,17 +144,17 @@ fn drift_text(out: &mut String, plan: &Plan, p: Painter) {
 /// `Plan: 2 to add, 1 to change, 0 to destroy.`
 pub fn summary(plan: &Plan, p: Painter) -> String {
     let (add, change, destroy) = plan.counts();
-    let adopt = plan
-        .steps
-        .iter()
-        .filter(|s| s.action == Action::Adopt)
-        .count();
+    let count = |action: Action| plan.steps.iter().filter(|s| s.action == action).count();
+    let (adopt, moved) = (count(Action::Adopt), count(Action::Move));
     let mut line = format!(
         "{} {add} to add, {change} to change, {destroy} to destroy.",
         p.bold("Plan:")
     );
     if adopt > 0 {
         let _ = write!(line, " {adopt} to adopt into state.");
+    }
+    if moved > 0 {
+        let _ = write!(line, " {moved} to move.");
     }
     line
 }
@@ -171,6 +172,26 @@ fn step_text(out: &mut String, s: &Step, p: Painter) {
                 .join(" ")
         )
     };
+    let where_ = format!(
+        "{} in account {} ({}, {}){deps}: {}",
+        s.resource(),
+        s.target.account,
+        s.target.account_id,
+        s.target.region,
+        s.reason
+    );
+    if let Some(to) = s.moved_to() {
+        // A move changes nothing in AWS: no resource block.
+        let _ = writeln!(
+            out,
+            "  # [{}] {} has moved to {}",
+            s.id + 1,
+            p.bold(&s.address.to_string()),
+            p.bold(&to.to_string())
+        );
+        let _ = writeln!(out, "  #     {where_}");
+        return;
+    }
     let _ = writeln!(
         out,
         "  # [{}] {} will be {}",
@@ -178,11 +199,7 @@ fn step_text(out: &mut String, s: &Step, p: Painter) {
         p.bold(&s.address.to_string()),
         s.action.verb()
     );
-    let _ = writeln!(
-        out,
-        "  #     in account {} ({}, {}){deps}: {}",
-        s.target.account, s.target.account_id, s.target.region, s.reason
-    );
+    let _ = writeln!(out, "  #     {where_}");
     let _ = writeln!(
         out,
         "  {} {} \"{}\" {{",
@@ -424,6 +441,8 @@ pub fn plan_json(plan: &Plan) -> Value {
             "level": s.level + 1,
             "address": s.address.to_string(),
             "type": s.address.kind(),
+            "name": s.name,
+            "moved_to": s.moved_to().map(|a| a.to_string()),
             "action": s.action,
             "reason": s.reason,
             "account_id": s.target.account_id,
@@ -519,27 +538,37 @@ pub fn plan_markdown(plan: &Plan) -> String {
         return out;
     }
     let _ = writeln!(out, "**{}**\n", summary(plan, plain));
-    let _ = writeln!(out, "| # | action | address | account | region |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| # | action | address | AWS name | account | region |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
     for s in &plan.steps {
+        let address = match s.moved_to() {
+            Some(to) => format!("`{}` -> `{to}`", s.address),
+            None => format!("`{}`", s.address),
+        };
         let _ = writeln!(
             out,
-            "| {} | `{}` {:?} | `{}` | {} | {} |",
+            "| {} | `{}` {:?} | {address} | `{}` | {} | {} |",
             s.id + 1,
             s.action.symbol(),
             s.action,
-            s.address,
+            s.name,
             s.target.account_id,
             s.target.region
         );
     }
     out.push('\n');
     for s in &plan.steps {
+        let what = match s.moved_to() {
+            Some(to) => format!("{} {} -> {to}", s.action.symbol(), s.address),
+            None => format!("{} {}", s.action.symbol(), s.address),
+        };
         let _ = writeln!(
             out,
-            "<details><summary><code>{} {}</code>: {}</summary>\n",
-            s.action.symbol(),
-            s.address,
+            "<details><summary><code>{what}</code> ({}): {}</summary>\n",
+            s.resource(),
             s.reason
         );
         let mut inline = String::new();

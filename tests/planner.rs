@@ -1043,3 +1043,217 @@ async fn a_policy_ferry_did_not_write_is_refused_unless_an_interrupted_apply_was
         summary(&p)
     );
 }
+
+// Renamed keys and `[[moved]]` blocks.
+
+/// `hello-world` applied, then its key renamed to `greeter` (the Lambda name stays).
+const RENAMED_FN: &str = r#"
+[functions.greeter]
+name = "hello-world"
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+"#;
+
+const MOVED_FN: &str = r#"
+[[moved]]
+from = "function.hello-world"
+to = "function.greeter"
+"#;
+
+async fn hello_world_applied(cloud: &FakeCloud, state: &MemoryState) {
+    with_repository(cloud, state).await;
+    apply_all(cloud, &desired(&format!("{BASE}{PROD_FN}")), state).await;
+}
+
+fn live_tag(cloud: &FakeCloud, name: &str, tag: &str) -> Option<String> {
+    let world = cloud.snapshot();
+    let f = world.functions.iter().find(|(k, _)| k.2 == name)?.1;
+    f.tags.get(tag).cloned()
+}
+
+#[tokio::test]
+async fn a_renamed_key_is_one_error_naming_both_addresses_and_both_fixes() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    hello_world_applied(&cloud, &state).await;
+    let p = plan(&cloud, &desired(&format!("{BASE}{RENAMED_FN}")), &state).await;
+    assert_eq!(p.errors.len(), 1, "{:#?}", p.errors);
+    let e = &p.errors[0];
+    assert_eq!(e.address.to_string(), "function.greeter");
+    for shown in ["function.hello-world", "function.greeter", "`hello-world`"] {
+        assert!(e.message.contains(shown), "{shown}: {}", e.message);
+    }
+    assert!(e.hint.contains("[[moved]]"), "{}", e.hint);
+    assert!(
+        e.hint
+            .contains("ferry state mv function.hello-world function.greeter"),
+        "{}",
+        e.hint
+    );
+    assert!(
+        !e.hint.contains("ferry import function.greeter"),
+        "never an import hint: {}",
+        e.hint
+    );
+    // Neither the delete of the old address nor anything on the new one is planned.
+    assert_eq!(summary(&p), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_moved_block_moves_the_record_and_retags_then_is_a_no_op() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    hello_world_applied(&cloud, &state).await;
+    let d = desired(&format!("{BASE}{RENAMED_FN}{MOVED_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(
+        summary(&p),
+        vec!["0 Move function.hello-world", "1 Update function.greeter"]
+    );
+    assert_eq!(
+        p.steps[0].moved_to().map(|a| a.to_string()).as_deref(),
+        Some("function.greeter")
+    );
+    assert_eq!(p.steps[1].depends_on, vec![0]);
+    assert_eq!(p.steps[1].name, "hello-world");
+    assert_eq!(
+        p.steps[1].reason,
+        "it moved from function.hello-world, and its ferry:address tag follows"
+    );
+    assert_eq!(p.counts(), (0, 1, 0), "nothing added or destroyed");
+    let calls_before = cloud.calls().len();
+    let outcome = apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    let addresses: Vec<String> = state
+        .snapshot()
+        .unwrap()
+        .resources
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert!(
+        addresses.contains(&"function.greeter".to_string()),
+        "{addresses:?}"
+    );
+    assert!(
+        !addresses.contains(&"function.hello-world".to_string()),
+        "{addresses:?}"
+    );
+    assert_eq!(
+        live_tag(&cloud, "hello-world", "ferry:address").as_deref(),
+        Some("function.greeter")
+    );
+    assert!(
+        !cloud.calls()[calls_before..]
+            .iter()
+            .any(|c| c.starts_with("DeleteFunction") || c.starts_with("CreateFunction")),
+        "{:?}",
+        cloud.calls()
+    );
+    // The block stays in the files: it is a no-op now.
+    let again = plan(&cloud, &d, &state).await;
+    assert!(
+        again.errors.is_empty() && again.steps.is_empty(),
+        "{:#?}",
+        again.steps
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_apply_moves_the_record_back() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    hello_world_applied(&cloud, &state).await;
+    let world_before = cloud.snapshot();
+    let state_before = state.snapshot().unwrap().resources;
+    cloud.fail(
+        "CreateFunction",
+        Some("hello-staging"),
+        usize::MAX,
+        quota_exceeded(),
+    );
+    let d = desired(&format!("{BASE}{RENAMED_FN}{MOVED_FN}{STAGING_FN}"));
+    let p = plan(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(
+        summary(&p).contains(&"0 Move function.hello-world".to_string()),
+        "{:?}",
+        summary(&p)
+    );
+    let outcome = apply::execute(&p, &cloud, &state, &fast_retries(100), &Quiet).await;
+    let rb = outcome
+        .rollback
+        .expect("a failed CreateFunction rolls back");
+    assert!(rb.failed.is_empty() && rb.kept.is_empty(), "{rb:?}");
+    assert_eq!(
+        state.snapshot().unwrap().resources,
+        state_before,
+        "the move is undone"
+    );
+    assert_eq!(cloud.snapshot(), world_before, "the tag is back");
+}
+
+#[tokio::test]
+async fn two_steps_on_one_function_are_an_error_not_a_plan() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let other = PROD_FN.replace("hello-world", "other");
+    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}{other}")), &state).await;
+    // `hello-world` takes the Lambda name of `other`, which is no longer declared: the replace
+    // would create `other` while the delete of function.other deletes it.
+    let d = desired(&format!("{BASE}{PROD_FN}name = \"other\"\n"));
+    let p = plan(&cloud, &d, &state).await;
+    let both: Vec<_> = p
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("would both act on `other`"))
+        .collect();
+    assert_eq!(both.len(), 1, "{:#?}", p.errors);
+    assert!(
+        both[0].message.contains("function.hello-world")
+            && both[0].message.contains("function.other"),
+        "{}",
+        both[0].message
+    );
+    assert!(both[0].hint.contains("[[moved]]"), "{}", both[0].hint);
+}
+
+#[tokio::test]
+async fn destroy_says_why_it_deletes_and_gives_no_hint_to_declare_again() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    hello_world_applied(&cloud, &state).await;
+    let mut d = desired(BASE);
+    d.repositories.clear();
+    d.images.clear();
+    d.functions.clear();
+    d.purpose = ferry::model::Purpose::Destroy;
+    let p = plan(&cloud, &d, &state).await;
+    // The repository holds an image and is not force_delete.
+    assert_eq!(
+        summary(&p),
+        vec![
+            "0 Delete function.hello-world",
+            "1 Delete repository_policy.hello"
+        ]
+    );
+    for s in &p.steps {
+        assert_eq!(
+            s.reason, "destroy removes everything ferry manages",
+            "{}",
+            s.address
+        );
+    }
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    let e = &p.errors[0];
+    assert!(
+        e.message.contains("destroy does not delete it"),
+        "{}",
+        e.message
+    );
+    assert!(!e.hint.contains("declare it again"), "{}", e.hint);
+    assert!(!e.message.contains("no longer declared"), "{}", e.message);
+}

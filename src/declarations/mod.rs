@@ -60,6 +60,8 @@ pub(crate) struct Merged {
     pub repositories: BTreeMap<String, Entry<raw::Repository>>,
     pub images: BTreeMap<String, Entry<raw::Image>>,
     pub functions: BTreeMap<String, Entry<raw::Function>>,
+    /// `[[moved]]` blocks of every file, with the file each is in.
+    pub moved: Vec<(usize, Spanned<raw::Moved>)>,
 }
 
 /// Loads a declarations path: one file, or every `*.toml` in a directory (sorted by name).
@@ -268,6 +270,9 @@ fn merge(
         sources,
         diags,
     );
+    merged
+        .moved
+        .extend(parsed.moved.into_iter().map(|m| (file, m)));
 }
 
 fn merge_table<T>(

@@ -21,6 +21,17 @@ pub struct File {
     pub images: Table<Image>,
     #[serde(default)]
     pub functions: Table<Function>,
+    /// `[[moved]]` blocks, in file order.
+    #[serde(default)]
+    pub moved: Vec<Spanned<Moved>>,
+}
+
+/// `[[moved]]`: an address renamed in the declarations (Terraform's `moved {}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -52,6 +52,20 @@ impl Record {
         }
     }
 
+    /// The AWS resource the record stands for: its kind (as in addresses), account id, region
+    /// and name (a policy's is its repository's). Two records with one identity are one resource.
+    pub fn identity(&self) -> (&'static str, &str, &str, &str) {
+        let (kind, name) = match self {
+            Record::Repository { config, .. } => ("repository", config.name.as_str()),
+            Record::RepositoryPolicy { repository, .. } => {
+                ("repository_policy", repository.as_str())
+            }
+            Record::Function { config, .. } => ("function", config.name.as_str()),
+        };
+        let t = self.target();
+        (kind, &t.account_id, &t.region, name)
+    }
+
     /// The record with every sensitive environment value replaced by its HMAC under the state's
     /// secret key.
     pub fn redacted(&self, key: &[u8]) -> Record {
