@@ -277,3 +277,56 @@ async fn rendered_plans_create_then_update() {
         render::plan_text(&drift, Painter { color: false })
     );
 }
+
+/// GOOD with `hello-world` renamed to `greeter` (same Lambda name), and `blocks` appended.
+fn renamed(blocks: &str) -> String {
+    GOOD.replace(
+        "[functions.hello-world]\n",
+        "[functions.greeter]\nname = \"hello-world\"\n",
+    ) + blocks
+}
+
+#[test]
+fn moved_from_an_address_still_declared_to_one_not_declared() {
+    let text =
+        format!("{GOOD}\n[[moved]]\nfrom = \"function.hello-world\"\nto = \"function.greeter\"\n");
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn moved_in_a_chain_and_in_a_cycle() {
+    let text = renamed(
+        "\n[[moved]]\nfrom = \"function.old\"\nto = \"function.hello-world\"\n\
+         \n[[moved]]\nfrom = \"function.hello-world\"\nto = \"function.greeter\"\n\
+         \n[[moved]]\nfrom = \"repository.a\"\nto = \"repository.b\"\n\
+         \n[[moved]]\nfrom = \"repository.b\"\nto = \"repository.a\"\n",
+    );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn moved_to_another_kind_or_not_an_address() {
+    let text = renamed(
+        "\n[[moved]]\nfrom = \"function.hello-world\"\nto = \"repository.hello\"\n\
+         \n[[moved]]\nfrom = \"image.hello\"\nto = \"image.other\"\n\
+         \n[[moved]]\nfrom = \"worker\"\nto = \"function.greeter\"\n",
+    );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn moved_blocks_reject_unknown_keys_and_merge_across_files() {
+    let typo = "[[moved]]\nfrom = \"function.hello-world\"\ntoo = \"function.greeter\"\n";
+    insta::assert_snapshot!(errors(&[("ferry.toml", GOOD), ("moves.toml", typo)]));
+    // A valid block in a second file reaches the model.
+    let moves = "[[moved]]\nfrom = \"function.hello-world\"\nto = \"function.greeter\"\n";
+    let d = parse_sources(
+        &sources(&[("ferry.toml", &renamed("")), ("moves.toml", moves)]),
+        &|_| None,
+    )
+    .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    assert_eq!(d.moves.len(), 1);
+    assert_eq!(d.moves[0].from.to_string(), "function.hello-world");
+    assert_eq!(d.moves[0].to.to_string(), "function.greeter");
+    assert_eq!(d.moves[0].declared_at, "moves.toml:2:8");
+}
