@@ -377,12 +377,12 @@ fn apply_moves(
                 address: m.to.clone(),
                 message: format!(
                     "the [[moved]] block at {} moves {} to {}, but the state already records {taken}, \
-                    so the move cannot apply",
+                     so the move cannot apply",
                     m.declared_at, m.from, m.to
                 ),
                 hint: format!(
                     "one of the two records is stale: forget it with `ferry state rm {taken}` (or `ferry state rm {}`) \
-                    and plan again",
+                     and plan again",
                     m.from
                 ),
             });
@@ -463,13 +463,13 @@ fn one_step_per_resource(steps: &[Step], state: &Snapshot) -> Vec<PlanError> {
                         address: s.address.clone(),
                         message: format!(
                             "{first} and {} would both act on `{name}` in account {account_id} ({region}); \
-                            ferry never plans two steps on one AWS resource (one could delete what the \
-                            other manages)",
+                             ferry never plans two steps on one AWS resource (one could delete what the \
+                             other manages)",
                             s.address
                         ),
                         hint: format!(
                             "if {} is {first} under a renamed key, say so with a [[moved]] block or \
-                            `ferry state mv {first} {}`; otherwise give one of them another `name`",
+                             `ferry state mv {first} {}`; otherwise give one of them another `name`",
                             s.address, s.address
                         ),
                     });
@@ -739,6 +739,44 @@ impl Planner<'_> {
         }
     }
 
+    /// Why a recorded function is updated beyond its declaration: just imported (running the
+    /// image it was imported with), moved to this address, or its tag resolves to a new digest.
+    fn function_cause(
+        &self,
+        address: &Address,
+        f: &Function,
+        old: &FunctionConfig,
+        live: &FunctionConfig,
+        config: &FunctionConfig,
+        digest: &str,
+    ) -> Option<Cause> {
+        let tag = self
+            .desired
+            .images
+            .get(&f.image)
+            .and_then(|i| match &i.reference {
+                ImageRef::Tag(t) => Some(format!("tag `{t}` of image.{}", i.key)),
+                ImageRef::Digest(_) => None,
+            });
+        let repointed = old.image_uri != config.image_uri;
+        match self.provenance(address, &old.tags) {
+            Some(Cause::Imported { .. }) => Some(Cause::Imported {
+                image: repointed.then(|| match &tag {
+                    Some(tag) if !old.image_uri.contains("@sha256:") => format!(
+                        "it runs `{}` by tag, and ferry deploys by digest ({tag} is {digest})",
+                        old.image_uri
+                    ),
+                    _ => format!("it runs `{}`, not the declared image", old.image_uri),
+                }),
+            }),
+            Some(cause) => Some(cause),
+            None if repointed && live.image_uri == old.image_uri => {
+                tag.map(|t| Cause::TagMoved(format!("{t} now resolves to a new digest")))
+            }
+            None => None,
+        }
+    }
+
     /// The step of a `[[moved]]` block that still has records to move.
     fn move_step(&mut self, m: &crate::model::Move, pairs: &[(Address, Address)]) {
         let Some(record) = self.state.resources.get(&m.to) else {
@@ -754,7 +792,7 @@ impl Planner<'_> {
             Action::Move,
             format!(
                 "the [[moved]] block at {} gives it the address {}{policy}; state records move, nothing \
-                changes in AWS",
+                 changes in AWS",
                 m.declared_at, m.to
             ),
             record.target().clone(),
@@ -780,8 +818,8 @@ impl Planner<'_> {
             address: address.clone(),
             message: format!(
                 "{what} is recorded in state as {old}, which is no longer declared, and {address} now \
-                declares it: the key was renamed. As it stands, the plan would delete it as {old}, so \
-                ferry refuses"
+                 declares it: the key was renamed. As it stands, the plan would delete it as {old}, so \
+                 ferry refuses"
             ),
             hint: format!(
                 "keep it and give it the new address{along}: add a [[moved]] block with \
@@ -1491,39 +1529,7 @@ impl Planner<'_> {
                 };
                 let cause = match prior {
                     Some(Record::Function { config: old, .. }) => {
-                        let tag =
-                            self.desired
-                                .images
-                                .get(&f.image)
-                                .and_then(|i| match &i.reference {
-                                    ImageRef::Tag(t) => {
-                                        Some(format!("tag `{t}` of image.{}", i.key))
-                                    }
-                                    ImageRef::Digest(_) => None,
-                                });
-                        match self.provenance(&address, &old.tags) {
-                            Some(Cause::Imported { .. }) => Some(Cause::Imported {
-                                image: (old.image_uri != config.image_uri).then(|| {
-                                    match &tag {
-                                        Some(tag) if !old.image_uri.contains("@sha256:") => format!(
-                                            "it runs `{}` by tag, and ferry deploys by digest ({tag} is {digest})",
-                                            old.image_uri
-                                        ),
-                                        _ => format!(
-                                            "it runs `{}`, not the declared image",
-                                            old.image_uri
-                                        ),
-                                    }
-                                }),
-                            }),
-                            Some(cause) => Some(cause),
-                            None if old.image_uri != config.image_uri
-                                && live.config.image_uri == old.image_uri =>
-                            {
-                                tag.map(|t| Cause::TagMoved(format!("{t} now resolves to a new digest")))
-                            }
-                            None => None,
-                        }
+                        self.function_cause(&address, f, old, &live.config, &config, digest)
                     }
                     _ => None,
                 };
@@ -1651,10 +1657,10 @@ impl Planner<'_> {
                                     config.name
                                 ),
                                 format!(
-                                    "delete its images first (ferry never deletes images unless the \
-                                     repository was applied with force_delete = true), e.g. with \
-                                     `aws ecr batch-delete-image --repository-name {}`, then destroy again",
-                                    config.name
+                                    "delete its images first, or set force_delete = true in \
+                                     [repositories.{}] and run `ferry apply` before `ferry destroy` \
+                                     (ferry deletes images only with force_delete)",
+                                    address.key()
                                 ),
                             ),
                         };

@@ -155,7 +155,7 @@ fn check_moves(c: &mut Checker, merged: &Merged) -> Vec<Move> {
                     &format!("a [[moved]] block cannot move {other}"),
                     "not a function or repository",
                     "only functions and repositories move: a repository takes its \
-                        repository_policy along, and images and registries have no state to move",
+                     repository_policy along, and images and registries have no state to move",
                 );
                 None
             }
