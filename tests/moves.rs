@@ -290,3 +290,55 @@ fn an_imported_function_and_a_destroy_say_why_they_change_things() {
         "a plan with errors changes nothing"
     );
 }
+
+#[test]
+fn a_rolled_back_apply_undoes_the_move_too() {
+    let w = hello_applied("moves", &[PROD]);
+    let before = support::cloud_snapshot(&w);
+    // The move, and a staging function whose execution role does not exist: its CreateFunction
+    // fails (moto: "cannot be assumed by Lambda") and the apply rolls back.
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{MOVED_FUNCTION}{}",
+            function_renamed(),
+            function(
+                "api-staging",
+                "staging",
+                support::STAGING,
+                "hello",
+                "LambdaRole"
+            )
+        ),
+    );
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--propagation-timeout", "2"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("apply failed and was rolled back"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("function.api-prod: rolled back"),
+        "the move step is undone: {}",
+        run.stderr
+    );
+    assert_eq!(
+        state_list(&w),
+        vec![
+            "repository.hello",
+            "repository_policy.hello",
+            "function.api-prod"
+        ]
+    );
+    assert_eq!(support::cloud_snapshot(&w), before, "the tag is back too");
+    // Nothing was lost: the move is still to do.
+    let plan = w.ferry(&["plan"]).expect(0);
+    assert!(
+        plan.stdout
+            .contains("function.api-prod has moved to function.api"),
+        "{}",
+        plan.stdout
+    );
+}

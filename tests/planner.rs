@@ -1257,3 +1257,41 @@ async fn destroy_says_why_it_deletes_and_gives_no_hint_to_declare_again() {
     assert!(!e.hint.contains("declare it again"), "{}", e.hint);
     assert!(!e.message.contains("no longer declared"), "{}", e.message);
 }
+
+#[tokio::test]
+async fn a_move_onto_an_address_state_already_holds_is_an_error() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let greeter = PROD_FN.replace("hello-world", "greeter");
+    apply_all(
+        &cloud,
+        &desired(&format!("{BASE}{PROD_FN}{greeter}")),
+        &state,
+    )
+    .await;
+    let p = plan(
+        &cloud,
+        &desired(&format!("{BASE}{greeter}{MOVED_FN}")),
+        &state,
+    )
+    .await;
+    assert_eq!(p.errors.len(), 1, "{:#?}", p.errors);
+    assert!(
+        p.errors[0]
+            .message
+            .contains("the state already records function.greeter"),
+        "{}",
+        p.errors[0].message
+    );
+    assert!(
+        p.errors[0].hint.contains("ferry state rm function.greeter"),
+        "{}",
+        p.errors[0].hint
+    );
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| s.action == ferry::planner::Action::Move)
+    );
+}
