@@ -328,5 +328,48 @@ fn moved_blocks_reject_unknown_keys_and_merge_across_files() {
     assert_eq!(d.moves.len(), 1);
     assert_eq!(d.moves[0].from.to_string(), "function.hello-world");
     assert_eq!(d.moves[0].to.to_string(), "function.greeter");
-    assert_eq!(d.moves[0].declared_at, "moves.toml:2:8");
+    assert_eq!(d.moves[0].declared_at, "moves.toml:1:1");
+}
+
+#[tokio::test]
+async fn rendered_plan_of_a_move() {
+    let cloud = FakeCloud::new();
+    let state = MemoryState::new(Snapshot {
+        lineage: "l".into(),
+        ..Snapshot::default()
+    });
+    let registry = Target {
+        account: "registry".into(),
+        account_id: "111111111111".into(),
+        region: "us-east-1".into(),
+    };
+    let apply = async |text: &str| {
+        let d = parse_sources(&sources(&[("ferry.toml", text)]), &|_| None).unwrap();
+        let snap = state.snapshot().unwrap();
+        let p = planner::plan(
+            &d,
+            &snap,
+            &refresh::refresh(&cloud, &d, &snap).await.unwrap(),
+        );
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+        p
+    };
+    apply(GOOD.split("[images.hello]").next().unwrap()).await;
+    cloud.push_image(
+        &registry,
+        "hello",
+        "01",
+        "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    );
+    apply(GOOD).await;
+    let moved = apply(&renamed(
+        "\n[[moved]]\nfrom = \"function.hello-world\"\nto = \"function.greeter\"\n",
+    ))
+    .await;
+    insta::assert_snapshot!(
+        "plan_move",
+        render::plan_text(&moved, Painter { color: false })
+    );
+    insta::assert_snapshot!("plan_move_markdown", render::plan_markdown(&moved));
 }

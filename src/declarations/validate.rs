@@ -329,7 +329,7 @@ fn check_moves(c: &mut Checker, merged: &Merged) -> Vec<Move> {
             out.push(Move {
                 from: from.clone(),
                 to: to.clone(),
-                declared_at: c.sources[*file].location(block.from.span().start),
+                declared_at: c.sources[*file].location(m.span().start),
             });
         }
     }
