@@ -1341,11 +1341,18 @@ impl Planner<'_> {
 
     /// Functions recorded as pulling from `repo_key` that this plan deletes or moves away.
     fn deleted_consumers_of(&self, repo_key: &str) -> Vec<Address> {
+        // Function records name a repository moved by this plan by its old key.
+        let moved_from = self
+            .moved_into
+            .get(&Address::Repository(repo_key.to_string()))
+            .map(Address::key);
         self.state
             .resources
             .iter()
             .filter_map(|(addr, r)| match r {
-                Record::Function { repository, .. } if repository == repo_key => {
+                Record::Function { repository, .. }
+                    if repository == repo_key || Some(repository.as_str()) == moved_from =>
+                {
                     let still = self.desired.functions.get(addr.key()).is_some_and(|f| {
                         self.desired
                             .function_repository(f)

@@ -1295,3 +1295,50 @@ async fn a_move_onto_an_address_state_already_holds_is_an_error() {
             .any(|s| s.action == ferry::planner::Action::Move)
     );
 }
+
+#[tokio::test]
+async fn a_moved_repository_s_policy_still_waits_for_the_deletes_of_its_consumers() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(
+        &cloud,
+        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
+        &state,
+    )
+    .await;
+    // The repository's key is renamed (with a move) and the staging function removed.
+    let d = desired(&format!(
+        "{}{PROD_FN}\n[[moved]]\nfrom = \"repository.hello\"\nto = \"repository.main\"\n",
+        BASE.replace(
+            "[repositories.hello]\n",
+            "[repositories.main]\nname = \"hello\"\n"
+        )
+        .replace("repository = \"hello\"", "repository = \"main\"")
+    ));
+    let p = plan(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let id = |a: &str| {
+        p.steps
+            .iter()
+            .find(|s| s.address.to_string() == a)
+            .unwrap_or_else(|| panic!("no step for {a}: {:?}", summary(&p)))
+            .id
+    };
+    let policy = &p.steps[id("repository_policy.main")];
+    assert!(
+        policy.depends_on.contains(&id("function.hello-staging")),
+        "{:?}",
+        summary(&p)
+    );
+    assert_eq!(
+        p.steps[id("repository.hello")].action,
+        ferry::planner::Action::Move
+    );
+    assert_eq!(
+        p.steps[id("repository.main")].depends_on,
+        vec![id("repository.hello")]
+    );
+    apply_all(&cloud, &d, &state).await;
+    assert!(plan(&cloud, &d, &state).await.steps.is_empty());
+}
