@@ -150,6 +150,10 @@ pub async fn execute(
     if let Err(e) = state.journal_clear() {
         tracing::warn!("cannot clear the previous apply journal: {e}");
     }
+    // Which file declares what: a later plan that does not read a file never deletes its work.
+    if let Err(e) = state.record_files(&plan.declared_in) {
+        tracing::warn!("cannot record the declarations files: {e}");
+    }
     run.journal(Phase::Started, None, format!("{} steps", plan.steps.len()));
     let mut outcome = Outcome::default();
     let levels = plan.levels();

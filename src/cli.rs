@@ -30,14 +30,10 @@ use std::time::Duration;
     long_about = None
 )]
 struct Cli {
-    /// Declarations: one .toml file or a directory of them
-    #[arg(
-        short = 'c',
-        long = "config",
-        default_value = "ferry.toml",
-        global = true
-    )]
-    config: PathBuf,
+    /// Declarations: one .toml file or a directory of them [default: every *.toml of the
+    /// current directory]
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
     /// State directory
     #[arg(long, env = "FERRY_STATE", default_value = "state", global = true)]
     state: PathBuf,
@@ -235,7 +231,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
         } => {
             let (decls, state) = open(&cli, "plan")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
-            let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+            let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+            crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
             if *json {
                 println!(
                     "{}",
@@ -297,7 +294,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     (plan, true)
                 }
                 None => {
-                    let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+                    let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+                    crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
                     print!("{}", render::plan_text(&plan, ctx.out));
                     (plan, *auto_approve)
                 }
@@ -308,7 +306,10 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             auto_approve,
             parallelism,
         } => {
-            let decls = declarations::load_for_destroy(&cli.config)?;
+            let decls = match &cli.config {
+                Some(path) => declarations::load_for_destroy(path)?,
+                None => declarations::load_current_dir(false)?,
+            };
             let state = open_state(&cli, "destroy")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let nothing = Declarations {
@@ -345,6 +346,9 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let record =
                 import::read(&decls.desired, &state.snapshot()?, &cloud, address, id).await?;
             state.put(address, &record)?;
+            if let Some(file) = decls.desired.declared_in.get(address) {
+                state.record_files(&[(address.clone(), file.clone())].into())?;
+            }
             println!(
                 "Imported {address} ({id} in account {}, {}). Run `ferry plan` to see how it differs from the declaration.",
                 record.target().account_id,
@@ -580,7 +584,10 @@ fn state_moves(
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Declarations> {
-    Ok(declarations::load(&cli.config)?)
+    Ok(match &cli.config {
+        Some(path) => declarations::load(path)?,
+        None => declarations::load_current_dir(true)?,
+    })
 }
 
 fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {

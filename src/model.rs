@@ -246,6 +246,9 @@ pub struct Desired {
     pub functions: BTreeMap<String, Function>,
     /// Where each declared address is written (`ferry.toml:12:1`), for plan errors.
     pub declared_at: BTreeMap<Address, String>,
+    /// The file that declares each repository, policy and function (its path as read), which
+    /// state keeps so that a plan that did not read it never deletes what it declares.
+    pub declared_in: BTreeMap<Address, String>,
 }
 
 impl Desired {

@@ -1,7 +1,7 @@
 //! The embedded sled database behind `--state DIR`.
 //!
-//! Layout: tree `meta` (format_version, lineage, serial) and tree `resources` (address → JSON
-//! record). A resource write and the serial bump are one transaction, flushed before returning.
+//! Layout: tree `meta` (format_version, lineage, serial), tree `resources` (address → JSON
+//! record) and tree `files` (address → the declarations file that declared it). A resource write and the serial bump are one transaction, flushed before returning.
 //! sled holds an exclusive file lock for as long as the database is open; a second process gets
 //! [`StateError::Locked`] naming the holder recorded in `holder.json`.
 
@@ -22,6 +22,7 @@ pub struct SledState {
     meta: sled::Tree,
     resources: sled::Tree,
     journal: sled::Tree,
+    files: sled::Tree,
     lineage: String,
     secret_key: Vec<u8>,
 }
@@ -52,7 +53,13 @@ impl SledState {
             .map_err(|e| open_error(dir, e))?;
         // A database that holds anything but ferry's trees is someone else's: refuse it before
         // creating a tree in it.
-        let ours: [&[u8]; 4] = [b"__sled__default", b"meta", b"resources", b"journal"];
+        let ours: [&[u8]; 5] = [
+            b"__sled__default",
+            b"meta",
+            b"resources",
+            b"journal",
+            b"files",
+        ];
         let foreign: Vec<String> = db
             .tree_names()
             .iter()
@@ -75,6 +82,7 @@ impl SledState {
         let meta = db.open_tree("meta").map_err(|e| open_error(dir, e))?;
         let resources = db.open_tree("resources").map_err(|e| open_error(dir, e))?;
         let journal = db.open_tree("journal").map_err(|e| open_error(dir, e))?;
+        let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
         let format = read_u64(&meta, "format_version", &shown)?;
         if let Some(found) = format
             && found > FORMAT_VERSION
@@ -129,6 +137,7 @@ impl SledState {
             meta,
             resources,
             journal,
+            files,
             lineage,
             secret_key,
         })
@@ -140,11 +149,14 @@ impl SledState {
 
     fn change(&self, address: &Address, value: Option<Vec<u8>>) -> Result<(), StateError> {
         let key = address.to_string();
-        (&self.meta, &self.resources)
-            .transaction(|(meta, resources)| {
+        (&self.meta, &self.resources, &self.files)
+            .transaction(|(meta, resources, files)| {
                 let changed = match &value {
                     Some(v) => resources.insert(key.as_bytes(), v.clone())?.as_deref() != Some(v),
-                    None => resources.remove(key.as_bytes())?.is_some(),
+                    None => {
+                        files.remove(key.as_bytes())?;
+                        resources.remove(key.as_bytes())?.is_some()
+                    }
                 };
                 if changed {
                     bump_serial(meta)?;
@@ -198,12 +210,28 @@ impl StateStore for SledState {
             })?;
             resources.insert(address, record);
         }
+        let mut declared_in = std::collections::BTreeMap::new();
+        for item in self.files.iter() {
+            let (k, v) = item.map_err(|e| StateError::Corrupt {
+                dir: dir.clone(),
+                message: e.to_string(),
+            })?;
+            // An entry that does not parse only loses a safety check; it never stops a run.
+            if let (Ok(address), Ok(file)) = (
+                String::from_utf8_lossy(&k).parse::<Address>(),
+                String::from_utf8(v.to_vec()),
+            ) && resources.contains_key(&address)
+            {
+                declared_in.insert(address, file);
+            }
+        }
         Ok(Snapshot {
             lineage: self.lineage.clone(),
             serial,
             resources,
             secret_key: self.secret_key.clone(),
             interrupted: Default::default(),
+            declared_in,
         })
     }
 
@@ -218,17 +246,33 @@ impl StateStore for SledState {
     }
 
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
-        (&self.meta, &self.resources)
-            .transaction(|(meta, resources)| {
+        (&self.meta, &self.resources, &self.files)
+            .transaction(|(meta, resources, files)| {
                 for (from, to) in moves {
                     if let Some(v) = resources.remove(from.to_string().as_bytes())? {
                         resources.insert(to.to_string().as_bytes(), v)?;
+                    }
+                    if let Some(f) = files.remove(from.to_string().as_bytes())? {
+                        files.insert(to.to_string().as_bytes(), f)?;
                     }
                 }
                 bump_serial(meta)
             })
             .map_err(|e| Self::write_err(format!("{e:?}")))?;
         self.db.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
+
+    fn record_files(
+        &self,
+        files: &std::collections::BTreeMap<Address, String>,
+    ) -> Result<(), StateError> {
+        let mut batch = sled::Batch::default();
+        for (address, file) in files {
+            batch.insert(address.to_string().as_bytes(), file.as_bytes());
+        }
+        self.files.apply_batch(batch).map_err(Self::write_err)?;
+        self.files.flush().map_err(Self::write_err)?;
         Ok(())
     }
 
