@@ -624,7 +624,15 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     let decls = load(cli)?;
     let d = &decls.desired;
     for repo in d.repositories.values().filter(|r| r.manage_policy) {
-        policy::synthesize(d, repo)?;
+        if let Err(e) = policy::synthesize(d, repo) {
+            let at = d
+                .declared_at
+                .get(&Address::Repository(repo.key.clone()))
+                .map_or(String::new(), |at| format!(" (declared at {at})"));
+            bail!(
+                "{e}{at}\n  hint: share with an Organization or org path instead of many accounts, or trim extra_statements"
+            );
+        }
     }
     // Without AWS, only extra_statements can be linted (live policies need `plan` or `check`).
     for w in crate::check::policy_warnings(d, &Default::default()) {

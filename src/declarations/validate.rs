@@ -1207,3 +1207,41 @@ fn is_digest(s: &str) -> bool {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_repository_name;
+
+    #[test]
+    fn repository_names_follow_ecrs_grammar() {
+        for ok in [
+            "ab",
+            "hello",
+            "team/hello-world",
+            "a.b_c-d",
+            "a/b/c",
+            "0x",
+            &"a".repeat(256),
+        ] {
+            assert!(is_repository_name(ok), "{ok} is valid");
+        }
+        for bad in [
+            "a",
+            "a--b",
+            "a..b",
+            "a._b",
+            "a_-b",
+            "-ab",
+            "ab-",
+            "a//b",
+            "/ab",
+            "ab/",
+            "Hello",
+            "a b",
+            "",
+            &"a".repeat(257),
+        ] {
+            assert!(!is_repository_name(bad), "{bad} is refused");
+        }
+    }
+}

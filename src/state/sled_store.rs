@@ -127,8 +127,19 @@ impl SledState {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         });
-        // Best effort: the lock itself is sled's; this file only names the holder.
-        let _ = write_private(&dir.join(HOLDER_FILE), &holder.to_string());
+        // Best effort: the lock itself is sled's; this file only names the holder. But never
+        // through a symlink: one planted there would have ferry write wherever it points.
+        let holder_path = dir.join(HOLDER_FILE);
+        if is_symlink(&holder_path) {
+            return Err(StateError::Open {
+                dir: shown,
+                message: format!(
+                    "{} is a symlink; ferry never writes through one: remove it",
+                    holder_path.display()
+                ),
+            });
+        }
+        let _ = replace_private(&holder_path, &holder.to_string());
         Ok(SledState {
             stale_holder,
             lock_id,
@@ -494,17 +505,42 @@ fn private_db_dir(dir: &Path) -> std::io::Result<PathBuf> {
     Ok(db)
 }
 
-/// Writes a small file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Replaces a small owner-only file by writing a new one beside it and renaming it over: a
+/// symlink at `path` is refused (and a rename replaces a link, it never follows it), and a
+/// reader never sees a half-written file.
+fn replace_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    if is_symlink(path) {
+        return Err(std::io::Error::other(format!(
+            "{} is a symlink; ferry never writes through one",
+            path.display()
+        )));
+    }
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // create_new: never opens an existing file or follows a link planted at the temporary name.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(text.as_bytes())
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn hostname() -> String {
@@ -874,5 +910,67 @@ mod tests {
                 assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
             }
         }
+    }
+
+    #[test]
+    fn the_file_of_each_address_survives_reopen_follows_a_move_and_goes_with_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: Address = "repository.hello".parse().unwrap();
+        let b: Address = "repository.other".parse().unwrap();
+        {
+            let s = SledState::open(dir.path(), "test").unwrap();
+            s.put(&a, &record()).unwrap();
+            let serial = s.snapshot().unwrap().serial;
+            s.record_files(&[(a.clone(), "fns/ferry.toml".to_string())].into())
+                .unwrap();
+            assert_eq!(s.snapshot().unwrap().serial, serial, "no resource changed");
+        }
+        let s = SledState::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            s.snapshot()
+                .unwrap()
+                .declared_in
+                .get(&a)
+                .map(String::as_str),
+            Some("fns/ferry.toml")
+        );
+        s.rename(&[(a.clone(), b.clone())]).unwrap();
+        let snap = s.snapshot().unwrap();
+        assert!(!snap.declared_in.contains_key(&a));
+        assert_eq!(
+            snap.declared_in.get(&b).map(String::as_str),
+            Some("fns/ferry.toml")
+        );
+        s.remove(&b).unwrap();
+        s.put(&b, &record()).unwrap();
+        assert!(
+            s.snapshot().unwrap().declared_in.is_empty(),
+            "a removed record forgets its file"
+        );
+    }
+
+    #[test]
+    fn the_holder_record_is_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, "precious").unwrap();
+        std::fs::create_dir(dir.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        let err = SledState::open(&dir.path().join("state"), "test")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious");
+        // Without the link the record is written whole, by a rename, and private.
+        std::fs::remove_file(dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        let s = SledState::open(&dir.path().join("state"), "test").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        assert!(text.contains(&s.lock_id), "{text}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
