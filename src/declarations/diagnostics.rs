@@ -220,6 +220,11 @@ impl Window {
             }
             kept.push((a..b, shown_at));
         }
+        // The file goes on after the window: its line break ends the last line shown, as in the
+        // file (miette shows an empty last line only when a break ends it).
+        if to + 1 < index.lines() {
+            out.push('\n');
+        }
         let map = |offset: usize| -> usize {
             for (range, at) in &kept {
                 if offset < range.start {
