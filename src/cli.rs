@@ -623,11 +623,11 @@ fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     let decls = load(cli)?;
     let d = &decls.desired;
-    for repo in d.repositories.values().filter(|r| r.manage_policy) {
-        if let Err(e) = policy::synthesize(d, repo) {
+    for (key, synthesized) in policy::synthesize_all(d) {
+        if let Err(e) = synthesized {
             let at = d
                 .declared_at
-                .get(&Address::Repository(repo.key.clone()))
+                .get(&Address::Repository(key))
                 .map_or(String::new(), |at| format!(" (declared at {at})"));
             bail!(
                 "{e}{at}\n  hint: share with an Organization or org path instead of many accounts, or trim extra_statements"
