@@ -53,7 +53,9 @@ fn run(tables: usize, errors: bool) -> (Duration, usize) {
 }
 
 fn main() {
-    println!("validate: tables, problems, seconds (parse, merge, validate, then policies or render)");
+    println!(
+        "validate: tables, problems, seconds (parse, merge, validate, then policies or render)"
+    );
     for errors in [false, true] {
         let mut times = Vec::new();
         for tables in [10_000, 20_000] {

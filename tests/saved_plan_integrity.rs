@@ -167,7 +167,7 @@ fn a_plan_saved_with_another_state_key_is_refused() {
 fn structure_checks_refuse_what_would_panic_or_allocate_without_bound() {
     let f = fixture();
     let last = f.plan.steps.len() - 1;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Plan)>)> = vec![
+    let cases: Vec<(&str, Box<Edit>)> = vec![
         ("level 2^64-1", Box::new(|p| p.steps[0].level = usize::MAX)),
         (
             "level 10^12",
@@ -224,6 +224,9 @@ fn structure_checks_refuse_what_would_panic_or_allocate_without_bound() {
         // reached for plans that pass.
     }
 }
+
+/// An edit of a plan, as a test case.
+type Edit = dyn Fn(&mut Plan);
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]

@@ -141,7 +141,7 @@ fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     for entry in std::fs::read_dir(dir).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;
         let name = entry.file_name();
-        if !Path::new(&name).extension().is_some_and(|e| e == "toml") {
+        if Path::new(&name).extension().is_none_or(|e| e != "toml") {
             continue;
         }
         // `./ferry.toml` reads better as `ferry.toml`, in messages and in state.
