@@ -283,6 +283,10 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                 ..apply::Options::default()
             };
             let (decls, state) = open(&cli, "apply")?;
+            let options = apply::Options {
+                declared_in: decls.desired.declared_in.clone(),
+                ..options
+            };
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let (plan, approved) = match planfile {
                 Some(path) => {

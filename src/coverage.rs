@@ -126,7 +126,6 @@ mod tests {
             warnings: vec![],
             unchanged: vec![],
             targets: vec![],
-            declared_in: Default::default(),
         }
     }
 

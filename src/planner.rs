@@ -171,9 +171,6 @@ pub struct Plan {
     /// When not empty, the plan was restricted to these addresses and what they depend on.
     #[serde(default)]
     pub targets: Vec<Address>,
-    /// The declarations file of each declared address, which the apply records in state.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub declared_in: BTreeMap<Address, String>,
 }
 
 impl Plan {
@@ -289,7 +286,6 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         warnings: warnings(desired, observed),
         unchanged,
         targets: Vec::new(),
-        declared_in: desired.declared_in.clone(),
     }
 }
 
