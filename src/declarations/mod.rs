@@ -23,7 +23,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(
-        "cannot read declarations at {path} (run ferry where ferry.toml is, or point -c at a file or directory of *.toml)"
+        "cannot read declarations at {path} (point -c at a .toml file or a directory of them, or run ferry without -c where they are)"
     )]
     Read {
         path: PathBuf,
