@@ -237,3 +237,39 @@ fn an_edited_saved_plan_is_refused_and_changes_nothing() {
     w.ferry(&["apply", "change.plan"]).expect(0);
     assert!(w.admin("functions", STAGING, &[])["api-staging"].is_object());
 }
+
+/// A repository shared with so many accounts that its policy passes ECR's size limit.
+fn oversized(project: &str) -> String {
+    let ids: Vec<String> = (0..200).map(|i| format!("\"4000000{i:05}\"")).collect();
+    format!(
+        "{}\n[repositories.hello]\nregistry = \"central\"\nshare_with_accounts = [{}]\n",
+        declarations_head(project),
+        ids.join(", ")
+    )
+}
+
+#[test]
+fn an_oversized_policy_says_where_its_repository_is_declared() {
+    let w = World::offline();
+    w.write("ferry.toml", &oversized("big"));
+    let run = w.ferry(&["validate"]).expect(1);
+    assert!(run.stderr.contains("over ECR's limit"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(declared at ferry.toml:18:15)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_oversized_policy_plan_error_says_where_its_repository_is_declared() {
+    let w = World::new();
+    w.write("ferry.toml", &oversized("bigplan"));
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(run.stderr.contains("over ECR's limit"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("declared at: ferry.toml:18:15\n"),
+        "{}",
+        run.stderr
+    );
+}
