@@ -284,3 +284,63 @@ impl SourceCode for Window {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(text: &str, span: std::ops::Range<usize>) -> String {
+        Diagnostics {
+            sources: vec![Source {
+                path: "ferry.toml".into(),
+                text: Arc::new(text.to_string()),
+            }],
+            items: vec![Diagnostic {
+                file: 0,
+                span,
+                message: "bad".into(),
+                label: "here".into(),
+                hint: String::new(),
+            }],
+        }
+        .render(false)
+    }
+
+    #[test]
+    fn an_error_inside_a_huge_line_of_multibyte_text_is_shown_cut_with_its_true_position() {
+        let line = "é".repeat(100_000);
+        let text = format!("a = 1\nb = \"{line}\"\nc = 2\n");
+        let start = text.find('é').unwrap() + 2 * 50_000;
+        let shown = render(&text, start..start + 2);
+        assert!(shown.contains("ferry.toml:2:50006"), "{shown}");
+        assert!(shown.contains("[ferry.toml:2:"), "{shown}");
+        assert!(
+            shown.contains(" 1 │ a = 1") && shown.contains(" 3 │ c = 2"),
+            "{shown}"
+        );
+        assert!(shown.len() < 3_000, "{} bytes", shown.len());
+    }
+
+    #[test]
+    fn spans_at_the_end_of_the_file_and_past_it_render() {
+        let text = "a = 1\nb = 2";
+        assert!(render(text, 11..11).contains("ferry.toml:2:6"));
+        assert!(render(text, 50..60).contains("ferry.toml:2:6"));
+        assert!(render("", 0..0).contains("ferry.toml:1:1"));
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan() {
+        let text = "ab\ncdé\n\nf";
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() {
+            let before = &text[..text.floor_char_boundary(offset)];
+            let line = before.matches('\n').count() + 1;
+            let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                .chars()
+                .count()
+                + 1;
+            assert_eq!(index.line_col(text, offset), (line, col), "offset {offset}");
+        }
+    }
+}
