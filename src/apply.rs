@@ -39,6 +39,10 @@ pub struct Options {
     pub propagation_timeout: Duration,
     /// First wait between those retries (doubling, at most 10 s).
     pub retry_base: Duration,
+    /// The declarations file of each declared address, recorded in state when the apply starts
+    /// (`StateStore::record_files`): a later plan that does not read a file never deletes what
+    /// it declares.
+    pub declared_in: std::collections::BTreeMap<crate::model::Address, String>,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             rollback: true,
             propagation_timeout: Duration::from_secs(60),
             retry_base: Duration::from_secs(1),
+            declared_in: Default::default(),
         }
     }
 }
@@ -149,6 +154,10 @@ pub async fn execute(
     };
     if let Err(e) = state.journal_clear() {
         tracing::warn!("cannot clear the previous apply journal: {e}");
+    }
+    // Which file declares what: a later plan that does not read a file never deletes its work.
+    if let Err(e) = state.record_files(&options.declared_in) {
+        tracing::warn!("cannot record the declarations files: {e}");
     }
     run.journal(Phase::Started, None, format!("{} steps", plan.steps.len()));
     let mut outcome = Outcome::default();

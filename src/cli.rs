@@ -30,14 +30,10 @@ use std::time::Duration;
     long_about = None
 )]
 struct Cli {
-    /// Declarations: one .toml file or a directory of them
-    #[arg(
-        short = 'c',
-        long = "config",
-        default_value = "ferry.toml",
-        global = true
-    )]
-    config: PathBuf,
+    /// Declarations: one .toml file or a directory of them [default: every *.toml of the
+    /// current directory]
+    #[arg(short = 'c', long = "config", global = true)]
+    config: Option<PathBuf>,
     /// State directory
     #[arg(long, env = "FERRY_STATE", default_value = "state", global = true)]
     state: PathBuf,
@@ -235,7 +231,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
         } => {
             let (decls, state) = open(&cli, "plan")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
-            let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+            let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+            crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
             if *json {
                 println!(
                     "{}",
@@ -286,6 +283,10 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                 ..apply::Options::default()
             };
             let (decls, state) = open(&cli, "apply")?;
+            let options = apply::Options {
+                declared_in: decls.desired.declared_in.clone(),
+                ..options
+            };
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let (plan, approved) = match planfile {
                 Some(path) => {
@@ -297,7 +298,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     (plan, true)
                 }
                 None => {
-                    let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+                    let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
+                    crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
                     print!("{}", render::plan_text(&plan, ctx.out));
                     (plan, *auto_approve)
                 }
@@ -308,7 +310,10 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             auto_approve,
             parallelism,
         } => {
-            let decls = declarations::load_for_destroy(&cli.config)?;
+            let decls = match &cli.config {
+                Some(path) => declarations::load_for_destroy(path)?,
+                None => declarations::load_current_dir(false)?,
+            };
             let state = open_state(&cli, "destroy")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let nothing = Declarations {
@@ -346,6 +351,9 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let record =
                 import::read(&decls.desired, &state.snapshot()?, &cloud, address, id).await?;
             state.put(address, &record)?;
+            if let Some(file) = decls.desired.declared_in.get(address) {
+                state.record_files(&[(address.clone(), file.clone())].into())?;
+            }
             println!(
                 "Imported {address} ({id} in account {}, {}). Run `ferry plan` to see how it differs from the declaration.",
                 record.target().account_id,
@@ -581,7 +589,10 @@ fn state_moves(
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Declarations> {
-    Ok(declarations::load(&cli.config)?)
+    Ok(match &cli.config {
+        Some(path) => declarations::load(path)?,
+        None => declarations::load_current_dir(true)?,
+    })
 }
 
 fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {
@@ -617,8 +628,16 @@ fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     let decls = load(cli)?;
     let d = &decls.desired;
-    for repo in d.repositories.values().filter(|r| r.manage_policy) {
-        policy::synthesize(d, repo)?;
+    for (key, synthesized) in policy::synthesize_all(d) {
+        if let Err(e) = synthesized {
+            let at = d
+                .declared_at
+                .get(&Address::Repository(key))
+                .map_or(String::new(), |at| format!(" (declared at {at})"));
+            bail!(
+                "{e}{at}\n  hint: share with an Organization or org path instead of many accounts, or trim extra_statements"
+            );
+        }
     }
     // Without AWS, only extra_statements can be linted (live policies need `plan` or `check`).
     for w in crate::check::policy_warnings(d, &Default::default()) {

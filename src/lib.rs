@@ -11,6 +11,7 @@ pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod cloud;
+pub mod coverage;
 pub mod declarations;
 pub mod iam;
 pub mod import;

@@ -250,6 +250,9 @@ pub struct Desired {
     pub moves: Vec<Move>,
     /// What the plan is for: reconciling the declarations, or `ferry destroy`.
     pub purpose: Purpose,
+    /// The file that declares each repository, policy and function (its path as read), which
+    /// state keeps so that a plan that did not read it never deletes what it declares.
+    pub declared_in: BTreeMap<Address, String>,
 }
 
 /// A `[[moved]]` block, validated: `from` and `to` are of one kind (function or repository),

@@ -56,22 +56,31 @@ pub struct Consumers {
 /// The consumers of `repo`. An account whose declared organization (or org path) is already
 /// shared with needs no statement of its own.
 pub fn consumers(desired: &Desired, repo: &Repository) -> Consumers {
+    let functions = desired.functions.values().filter(|f| {
+        desired
+            .function_repository(f)
+            .is_some_and(|r| r.key == repo.key)
+    });
+    consumers_of(desired, repo, functions)
+}
+
+/// The consumers of `repo`, given the functions whose image is in it.
+fn consumers_of<'a>(
+    desired: &Desired,
+    repo: &Repository,
+    functions: impl Iterator<Item = &'a crate::model::Function>,
+) -> Consumers {
     let mut c = Consumers {
         organization: repo.share_with_organization.clone(),
         org_paths: repo.share_with_org_paths.clone(),
         ..Consumers::default()
     };
     let mut others: BTreeSet<String> = repo.share_with_accounts.clone();
-    for f in desired.functions.values() {
-        if desired
-            .function_repository(f)
-            .is_some_and(|r| r.key == repo.key)
-        {
-            if f.target.account_id == repo.target.account_id {
-                c.same_account = true;
-            } else {
-                others.insert(f.target.account_id.clone());
-            }
+    for f in functions {
+        if f.target.account_id == repo.target.account_id {
+            c.same_account = true;
+        } else {
+            others.insert(f.target.account_id.clone());
         }
     }
     others.remove(&repo.target.account_id);
@@ -108,7 +117,36 @@ fn glob_prefix_match(pattern: &str, path: &str) -> bool {
 
 /// The policy ferry would write for `repo`, or `None` when nothing would be in it.
 pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>, PolicyError> {
-    let mut statements = managed_statements(repo, &consumers(desired, repo));
+    synthesize_for(repo, &consumers(desired, repo))
+}
+
+/// [`synthesize`] for every repository that ferry writes the policy of, by key, reading the
+/// functions once (not once per repository: `ferry validate` of thousands of repositories and
+/// functions stays linear).
+pub fn synthesize_all(
+    desired: &Desired,
+) -> std::collections::BTreeMap<String, Result<Option<Value>, PolicyError>> {
+    let mut by_repository: std::collections::BTreeMap<&str, Vec<&crate::model::Function>> =
+        Default::default();
+    for f in desired.functions.values() {
+        if let Some(r) = desired.function_repository(f) {
+            by_repository.entry(r.key.as_str()).or_default().push(f);
+        }
+    }
+    desired
+        .repositories
+        .values()
+        .filter(|r| r.manage_policy)
+        .map(|r| {
+            let functions = by_repository.get(r.key.as_str()).into_iter().flatten();
+            let c = consumers_of(desired, r, functions.copied());
+            (r.key.clone(), synthesize_for(r, &c))
+        })
+        .collect()
+}
+
+fn synthesize_for(repo: &Repository, consumers: &Consumers) -> Result<Option<Value>, PolicyError> {
+    let mut statements = managed_statements(repo, consumers);
     statements.extend(repo.extra_statements.iter().cloned());
     if statements.is_empty() {
         return Ok(None);

@@ -2,18 +2,25 @@
 //!
 //! The file holds the plan exactly as the executor will run it, the state's lineage and serial
 //! it was made against, and a digest of the declarations; `apply FILE` refuses when either
-//! changed. Sensitive environment values never reach the file: they are replaced by keyed
+//! changed. Its last line is an HMAC-SHA256 of everything before it under the state's own
+//! secret key (`secret.key`, never in the file): a plan file travels between pipeline jobs, and
+//! any edit of it is refused before a byte of it is interpreted. After the MAC, the plan's
+//! structure is checked (ids, levels, dependencies, operations against addresses and actions,
+//! sizes), so that even a plan this MAC accepts cannot make the executor panic or allocate
+//! without bound. Sensitive environment values never reach the file: they are replaced by keyed
 //! hashes and restored at apply time from the current declarations, which must still hash the
 //! same.
 
 use crate::cloud::FunctionConfig;
 use crate::declarations::Source;
 use crate::model::{Address, Desired};
-use crate::planner::{Operation, Plan};
+use crate::planner::{Action, Operation, Plan};
 use crate::state::{Record, sensitive_hash};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::path::Path;
 
 const FORMAT: &str = "ferry-saved-plan";
@@ -23,6 +30,13 @@ const FORMAT: &str = "ferry-saved-plan";
 /// undo (`apply::restore_unsaved`).
 pub const UNSAVED: &str = "(sensitive value not saved)";
 const FORMAT_VERSION: u32 = 1;
+/// How the MAC line starts.
+const MAC_PREFIX: &str = "hmac-sha256:";
+/// Keeps the plan MAC apart from every other use of the state's key.
+const MAC_DOMAIN: &[u8] = b"ferry saved plan\0";
+/// Bounds on what a saved plan may hold, far above any real plan.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+const MAX_STEPS: usize = 100_000;
 
 #[derive(Serialize, Deserialize)]
 struct SavedPlan {
@@ -41,6 +55,13 @@ pub enum SavedPlanError {
     Write { path: String, message: String },
     #[error("{path} is not a ferry saved plan (or was written by an incompatible version)")]
     Format { path: String },
+    #[error(
+        "{path} was changed after ferry saved it, or saved against another state (its MAC does not \
+         match this state's key); nothing was applied. Run `ferry plan --out FILE` again"
+    )]
+    Tampered { path: String },
+    #[error("{path} is not a plan ferry could have made ({problem}); nothing was applied")]
+    Malformed { path: String, problem: String },
     #[error("the declarations changed since the plan was saved; run `ferry plan --out FILE` again")]
     DeclarationsChanged,
     #[error(
@@ -91,10 +112,13 @@ pub fn save(
         declarations_digest: declarations_digest(sources),
         plan,
     };
-    let text = serde_json::to_string_pretty(&saved).map_err(|e| SavedPlanError::Write {
+    let mut text = serde_json::to_string_pretty(&saved).map_err(|e| SavedPlanError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
+    text.push('\n');
+    let mac = hex(&mac(secret_key, text.as_bytes()).finalize().into_bytes());
+    text.push_str(&format!("{MAC_PREFIX}{mac}\n"));
     std::fs::write(path, text).map_err(|e| SavedPlanError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -110,12 +134,29 @@ pub fn load(
 ) -> Result<Plan, SavedPlanError> {
     let (lineage, serial) = (state.lineage.as_str(), state.serial);
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SavedPlanError::Read {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| SavedPlanError::Read {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(SavedPlanError::Malformed {
+            path: shown,
+            problem: format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
+        });
+    }
+    // Nothing of the file is interpreted before its MAC is checked.
+    let body = verified_body(&bytes, &state.secret_key).ok_or(SavedPlanError::Tampered {
         path: shown.clone(),
-        message: e.to_string(),
     })?;
-    let saved: SavedPlan = serde_json::from_str(&text).map_err(|_| SavedPlanError::Format {
+    let saved: SavedPlan = serde_json::from_slice(body).map_err(|_| SavedPlanError::Format {
         path: shown.clone(),
+    })?;
+    check_structure(&saved.plan).map_err(|problem| SavedPlanError::Malformed {
+        path: shown.clone(),
+        problem,
     })?;
     if saved.format != FORMAT || saved.format_version != FORMAT_VERSION {
         return Err(SavedPlanError::Format { path: shown });
@@ -151,6 +192,185 @@ pub fn load(
         }
     })?;
     Ok(plan)
+}
+
+fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(MAC_DOMAIN);
+    mac.update(body);
+    mac
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file without its MAC line, if that line is exactly the MAC (lowercase hex, one final
+/// line break) of everything before it under `key`.
+fn verified_body<'a>(file: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let without_break = file.strip_suffix(b"\n")?;
+    let split = without_break.iter().rposition(|&b| b == b'\n')? + 1;
+    let (body, line) = without_break.split_at(split);
+    let digits = line.strip_prefix(MAC_PREFIX.as_bytes())?;
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let nibble = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        tag[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    mac(key, body).verify_slice(&tag).ok()?;
+    Some(body)
+}
+
+/// What the planner guarantees of every plan, checked again on a plan read from a file: ids are
+/// positions, every dependency points to an earlier step of a lower level, levels are bounded by
+/// the number of steps, and each step's operation and record fit its address and action.
+pub fn check_structure(plan: &Plan) -> Result<(), String> {
+    if plan.steps.len() > MAX_STEPS {
+        return Err(format!("more than {MAX_STEPS} steps"));
+    }
+    let mut addresses = BTreeSet::new();
+    for (n, step) in plan.steps.iter().enumerate() {
+        let at = |problem: String| format!("step {} ({}): {problem}", n + 1, step.address);
+        if step.id != n {
+            return Err(at(format!("its id is {}", step.id)));
+        }
+        if step.level > n {
+            return Err(at(format!(
+                "level {} is beyond the steps before it",
+                step.level
+            )));
+        }
+        if !addresses.insert(&step.address) {
+            return Err(at("a second step for the same address".to_string()));
+        }
+        let mut seen = BTreeSet::new();
+        for &d in &step.depends_on {
+            if d >= n || !seen.insert(d) {
+                return Err(at(format!("a dependency on step {d}")));
+            }
+            if plan.steps[d].level >= step.level {
+                return Err(at(format!(
+                    "it depends on step {} of level {}, not below its own level {}",
+                    d + 1,
+                    plan.steps[d].level,
+                    step.level
+                )));
+            }
+        }
+        check_operation(step).map_err(at)?;
+    }
+    Ok(())
+}
+
+fn check_operation(step: &crate::planner::Step) -> Result<(), String> {
+    use Operation as O;
+    let record = step.record.as_ref();
+    if let Some(r) = record
+        && r.target() != &step.target
+    {
+        return Err("its record is for another account or region".to_string());
+    }
+    let op = &step.operation;
+    if step.action == Action::Move || matches!(op, O::Move { .. }) {
+        // A move names its own address first (a repository's policy may follow), keeps the
+        // kind of each address, and records nothing itself.
+        let fits = match op {
+            O::Move { moves } if step.action == Action::Move && record.is_none() => {
+                !moves.is_empty()
+                    && moves.len() <= 2
+                    && moves[0].0 == step.address
+                    && matches!(step.address, Address::Function(_) | Address::Repository(_))
+                    && moves.iter().all(|(from, to)| {
+                        from != to && std::mem::discriminant(from) == std::mem::discriminant(to)
+                    })
+            }
+            _ => false,
+        };
+        return if fits {
+            Ok(())
+        } else {
+            Err("a move step must carry exactly its own move and no record".to_string())
+        };
+    }
+    let fits = match (&step.address, step.action) {
+        (Address::Repository(_), action) => {
+            let name = match record {
+                Some(Record::Repository { config, .. }) => Some(config.name.as_str()),
+                Some(_) => return Err("its record is not a repository's".to_string()),
+                None => None,
+            };
+            match (action, op, name) {
+                (Action::Create | Action::Replace, O::CreateRepository { config }, Some(n)) => {
+                    config.name == n
+                }
+                (Action::Update, O::UpdateRepository { before, after }, Some(n)) => {
+                    after.name == n && before.name == n
+                }
+                (Action::Replace, O::Replace { delete, create, .. }, Some(n)) => {
+                    matches!(**delete, O::DeleteRepository { .. })
+                        && matches!(&**create, O::CreateRepository { config } if config.name == n)
+                }
+                (Action::Delete, O::DeleteRepository { .. } | O::Record, None) => true,
+                (Action::Adopt, O::Record, Some(_)) => true,
+                _ => false,
+            }
+        }
+        (Address::RepositoryPolicy(_), action) => {
+            let repository = match record {
+                Some(Record::RepositoryPolicy { repository, .. }) => Some(repository.as_str()),
+                Some(_) => return Err("its record is not a repository policy's".to_string()),
+                None => None,
+            };
+            match (action, op, repository) {
+                (Action::Create | Action::Update, O::PutPolicy { repository, .. }, Some(r)) => {
+                    repository == r
+                }
+                (Action::Delete, O::DeletePolicy { .. } | O::Record, None) => true,
+                (Action::Adopt, O::Record, Some(_)) => true,
+                _ => false,
+            }
+        }
+        (Address::Function(_), action) => {
+            let name = match record {
+                Some(Record::Function { config, .. }) => Some(config.name.as_str()),
+                Some(_) => return Err("its record is not a function's".to_string()),
+                None => None,
+            };
+            match (action, op, name) {
+                // A replace whose old function is already gone only creates.
+                (Action::Create | Action::Replace, O::CreateFunction { config }, Some(n)) => {
+                    config.name == n
+                }
+                (Action::Update, O::UpdateFunction { before, after }, Some(n)) => {
+                    after.name == n && before.name == n
+                }
+                (Action::Replace, O::Replace { delete, create, .. }, Some(n)) => {
+                    matches!(**delete, O::DeleteFunction { .. })
+                        && matches!(&**create, O::CreateFunction { config } if config.name == n)
+                }
+                (Action::Delete, O::DeleteFunction { .. } | O::Record, None) => true,
+                (Action::Adopt, O::Record, Some(_)) => true,
+                _ => false,
+            }
+        }
+        (Address::Registry(_) | Address::Image(_), _) => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "a {:?} step cannot carry this operation and record",
+            step.action
+        ))
+    }
 }
 
 type SecretFn<'a> = dyn FnMut(&Address, &str, &mut String) -> Result<(), SavedPlanError> + 'a;

@@ -373,3 +373,55 @@ async fn rendered_plan_of_a_move() {
     );
     insta::assert_snapshot!("plan_move_markdown", render::plan_markdown(&moved));
 }
+
+#[test]
+fn empty_and_blank_table_keys() {
+    let text = GOOD
+        .replace(
+            "[repositories.hello]",
+            "[repositories.\"\"]\nname = \"hello\"",
+        )
+        .replace("repository = \"hello\"", "repository = \"\"")
+        .replace(
+            "[functions.hello-world]",
+            "[functions.\"  \"]\nname = \"hello-world\"",
+        );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn repository_names_ecr_refuses() {
+    let text = GOOD.replace(
+        "[repositories.hello]\nregistry = \"central\"",
+        "[repositories.hello]\nregistry = \"central\"\nname = \"team--hello\"\n\n[repositories.dots]\nregistry = \"central\"\nname = \"a._b\"",
+    );
+    insta::assert_snapshot!(errors(&[("ferry.toml", &text)]));
+}
+
+#[test]
+fn a_file_that_is_not_utf8() {
+    let mut bytes = GOOD
+        .replace("role = \"arn", "description = \"caf\u{1}\"\nrole = \"arn")
+        .into_bytes();
+    let at = bytes.iter().position(|&b| b == 1).unwrap();
+    bytes[at] = 0xe9; // é in Latin-1
+    let d = ferry::declarations::source_from_bytes("ferry.toml".into(), bytes).unwrap_err();
+    insta::assert_snapshot!(d.render(false));
+}
+
+#[test]
+fn an_error_past_column_65535_is_shown_cut_around_it() {
+    // One line of 70,000 characters with the error at its end: miette alone would panic.
+    let long = format!("description = \"{}\"", "x".repeat(70_000));
+    let text = GOOD.replace(
+        "memory_mb = 128",
+        &format!("memory_mb = 128\n{long} memroy_mb = 1"),
+    );
+    let shown = errors(&[("ferry.toml", &text)]);
+    assert!(
+        shown.len() < 4_000,
+        "the long line is cut: {} bytes",
+        shown.len()
+    );
+    insta::assert_snapshot!(shown);
+}

@@ -23,7 +23,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(
-        "cannot read declarations at {path} (run ferry where ferry.toml is, or point -c at a file or directory of *.toml)"
+        "cannot read declarations at {path} (point -c at a .toml file or a directory of them, or run ferry without -c where they are)"
     )]
     Read {
         path: PathBuf,
@@ -32,6 +32,17 @@ pub enum LoadError {
     },
     #[error("{path} holds no *.toml files")]
     EmptyDirectory { path: PathBuf },
+    #[error(
+        "the current directory holds no *.toml files: run ferry where the declarations are, or name them with -c FILE or -c DIR"
+    )]
+    NoDeclarationsHere,
+    #[error(
+        "{path} is not a ferry declarations file (its tables: {tables}), and without -c ferry reads every *.toml \
+         of the current directory; move it out of the way, or name the declarations with -c FILE (or -c DIR)"
+    )]
+    Foreign { path: PathBuf, tables: String },
+    #[error("{path} {why}; fix or remove it (ferry reads every *.toml of the directory)")]
+    NotAFile { path: PathBuf, why: String },
     #[error(transparent)]
     Invalid(#[from] Diagnostics),
 }
@@ -75,50 +86,176 @@ pub fn load_for_destroy(path: &Path) -> Result<Declarations, LoadError> {
     load_with(path, false)
 }
 
+/// Loads the declarations when no `-c` is given: every `*.toml` of the current directory, as
+/// Terraform reads its working directory. A `*.toml` there that holds none of ferry's tables
+/// (a `Cargo.toml`, a `pyproject.toml`) is an error naming it, never silently part of the project.
+pub fn load_current_dir(secrets_required: bool) -> Result<Declarations, LoadError> {
+    let here = Path::new(".");
+    let files = toml_files(here).map_err(|e| match e {
+        LoadError::EmptyDirectory { .. } => LoadError::NoDeclarationsHere,
+        other => other,
+    })?;
+    let mut sources = Vec::new();
+    for f in files {
+        let source = read_source(&f)?;
+        if let Some(tables) = foreign_tables(&source.text) {
+            return Err(LoadError::Foreign {
+                path: f,
+                tables: tables.join(", "),
+            });
+        }
+        sources.push(source);
+    }
+    finish(sources, secrets_required)
+}
+
 fn load_with(path: &Path, secrets_required: bool) -> Result<Declarations, LoadError> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|source| LoadError::Read {
-            path: p.to_path_buf(),
-            source,
-        })
-    };
     let meta = std::fs::metadata(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let mut sources = Vec::new();
     if meta.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|source| LoadError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(LoadError::EmptyDirectory {
-                path: path.to_path_buf(),
-            });
-        }
-        for f in files {
-            let text = read(&f)?;
-            sources.push(Source {
-                path: f,
-                text: Arc::new(text),
-            });
+        for f in toml_files(path)? {
+            sources.push(read_source(&f)?);
         }
     } else {
-        let text = read(path)?;
-        sources.push(Source {
-            path: path.to_path_buf(),
-            text: Arc::new(text),
-        });
+        sources.push(read_source(path)?);
     }
+    finish(sources, secrets_required)
+}
+
+fn finish(sources: Vec<Source>, secrets_required: bool) -> Result<Declarations, LoadError> {
     let env = |k: &str| std::env::var(k).ok();
     let desired = parse(&sources, &env, secrets_required)?;
     Ok(Declarations { desired, sources })
+}
+
+/// The `*.toml` files of a directory, sorted. A `*.toml` entry that is not a readable regular
+/// file (a dangling or looping symlink, a directory) is an error naming it: skipping it would
+/// make the plan delete everything it used to declare.
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let read_error = |source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_error)? {
+        let entry = entry.map_err(read_error)?;
+        let name = entry.file_name();
+        if Path::new(&name).extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        // `./ferry.toml` reads better as `ferry.toml`, in messages and in state.
+        let path = if dir == Path::new(".") {
+            PathBuf::from(&name)
+        } else {
+            dir.join(&name)
+        };
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => {
+                return Err(LoadError::NotAFile {
+                    why: if is_link {
+                        "is a symlink to something that is not a file".to_string()
+                    } else {
+                        "is not a file".to_string()
+                    },
+                    path,
+                });
+            }
+            Err(e) => {
+                let why = if !is_link {
+                    format!("cannot be read: {e}")
+                } else if e.kind() == std::io::ErrorKind::NotFound {
+                    match std::fs::read_link(&path) {
+                        Ok(to) => format!("is a symlink to {}, which does not exist", to.display()),
+                        Err(_) => "is a symlink whose target does not exist".to_string(),
+                    }
+                } else if e.raw_os_error() == Some(LOOP_ERRNO) {
+                    "is a symlink that loops (too many levels of symbolic links)".to_string()
+                } else {
+                    format!("is a symlink that cannot be followed: {e}")
+                };
+                return Err(LoadError::NotAFile { path, why });
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadError::EmptyDirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(files)
+}
+
+/// ELOOP on Linux and the BSDs alike is not portable as a number; both are named here.
+#[cfg(target_os = "linux")]
+const LOOP_ERRNO: i32 = 40;
+#[cfg(not(target_os = "linux"))]
+const LOOP_ERRNO: i32 = 62;
+
+fn read_source(path: &Path) -> Result<Source, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(source_from_bytes(path.to_path_buf(), bytes)?)
+}
+
+/// A declarations file from its bytes: text, or a diagnostic at the first byte that is not
+/// UTF-8 (line and column of the valid text before it).
+pub fn source_from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<Source, Diagnostics> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source {
+            path,
+            text: Arc::new(text),
+        }),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bad = e.as_bytes()[at];
+            // The valid prefix is kept as it is, so the position shown is the true one; each bad
+            // byte becomes U+FFFD (3 bytes) in the text shown.
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let source = Source {
+                path,
+                text: Arc::new(text),
+            };
+            Err(Diagnostics {
+                sources: vec![source],
+                items: vec![Diagnostic {
+                    file: 0,
+                    span: at..at + '\u{FFFD}'.len_utf8(),
+                    message: format!("the file is not UTF-8: byte 0x{bad:02x} at offset {at}"),
+                    label: "not UTF-8".to_string(),
+                    hint: "TOML files are UTF-8: save the file as UTF-8 (for example \
+                           `iconv -f latin1 -t utf-8`)"
+                        .to_string(),
+                }],
+            })
+        }
+    }
+}
+
+/// The top-level tables of a TOML text that holds none of ferry's, or `None` when it is
+/// ferry's (or not TOML at all: then the parse reports it with a position).
+fn foreign_tables(text: &str) -> Option<Vec<String>> {
+    const FERRY: &[&str] = &[
+        "project",
+        "accounts",
+        "registries",
+        "repositories",
+        "images",
+        "functions",
+        "moved",
+    ];
+    let table: toml::Table = toml::from_str(text).ok()?;
+    if table.is_empty() || table.keys().any(|k| FERRY.contains(&k.as_str())) {
+        return None;
+    }
+    Some(table.keys().map(|k| format!("[{k}]")).collect())
 }
 
 /// Parses, merges and validates sources already in memory. `env` supplies values of
@@ -137,9 +274,13 @@ fn parse(
 ) -> Result<Desired, Diagnostics> {
     let mut diags = Vec::new();
     let mut merged = Merged::default();
+    let places = Places {
+        sources,
+        index: sources.iter().map(Source::line_index).collect(),
+    };
     for (file, source) in sources.iter().enumerate() {
         match toml::from_str::<raw::File>(&source.text) {
-            Ok(parsed) => merge(&mut merged, file, parsed, sources, &mut diags),
+            Ok(parsed) => merge(&mut merged, file, parsed, &places, &mut diags),
             Err(e) => diags.push(toml_error(file, &source.text, &e)),
         }
     }
@@ -208,11 +349,23 @@ fn toml_error(file: usize, text: &str, e: &toml::de::Error) -> Diagnostic {
     }
 }
 
+/// The sources with their line indexes, for `path:line:col` of the first of two definitions.
+struct Places<'a> {
+    sources: &'a [Source],
+    index: Vec<diagnostics::LineIndex>,
+}
+
+impl Places<'_> {
+    fn location(&self, file: usize, offset: usize) -> String {
+        self.sources[file].location_in(&self.index[file], offset)
+    }
+}
+
 fn merge(
     merged: &mut Merged,
     file: usize,
     parsed: raw::File,
-    sources: &[Source],
+    sources: &Places,
     diags: &mut Vec<Diagnostic>,
 ) {
     if let Some(project) = parsed.project {
@@ -224,7 +377,7 @@ fn merge(
                 label: "defined again here".to_string(),
                 hint: format!(
                     "keep one [project] table; the first is at {}",
-                    sources[*first_file].location(first.span().start)
+                    sources.location(*first_file, first.span().start)
                 ),
             }),
             None => merged.project = Some((file, project)),
@@ -280,7 +433,7 @@ fn merge_table<T>(
     table: &str,
     file: usize,
     entries: raw::Table<T>,
-    sources: &[Source],
+    sources: &Places,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (key, value) in entries {
@@ -294,7 +447,7 @@ fn merge_table<T>(
                 label: "defined again here".to_string(),
                 hint: format!(
                     "it is first defined at {}; keep one of the two or give this one another key",
-                    sources[first.file].location(first.key_span.start)
+                    sources.location(first.file, first.key_span.start)
                 ),
             });
             continue;

@@ -1,6 +1,7 @@
 //! Cross-checks the merged declarations and builds the model. Every rule of the contract lives
 //! here; each failure is a diagnostic pointing at the offending value.
 
+use super::diagnostics::LineIndex;
 use super::raw;
 use super::{Diagnostic, Entry, Merged, Source};
 use crate::model::{
@@ -36,6 +37,8 @@ const RESERVED_ENV: &[&str] = &[
 
 struct Checker<'a> {
     sources: &'a [Source],
+    /// Line starts of each source, so that locations cost the line, not the file.
+    index: Vec<LineIndex>,
     diags: Vec<Diagnostic>,
     /// Whether every sensitive value must be found (not for a destroy, which deploys nothing).
     secrets_required: bool,
@@ -62,6 +65,11 @@ impl Checker<'_> {
     fn at<T>(&mut self, file: usize, v: &Spanned<T>, message: &str, label: &str, hint: &str) {
         self.err(file, v.span(), message, label, hint);
     }
+
+    /// `path:line:col` of an offset in one of the sources.
+    fn location(&self, file: usize, offset: usize) -> String {
+        self.sources[file].location_in(&self.index[file], offset)
+    }
 }
 
 pub(super) fn validate(
@@ -72,6 +80,7 @@ pub(super) fn validate(
 ) -> Result<Desired, Vec<Diagnostic>> {
     let mut c = Checker {
         sources,
+        index: sources.iter().map(Source::line_index).collect(),
         diags: Vec::new(),
         secrets_required,
     };
@@ -86,6 +95,7 @@ pub(super) fn validate(
         );
         return Err(c.diags);
     };
+    check_table_keys(&mut c, &merged);
     let project_model = check_project(&mut c, *pfile, project.get_ref());
     let accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
     // As for every AWS tool, AWS_REGION (then AWS_DEFAULT_REGION) is the last default.
@@ -105,7 +115,7 @@ pub(super) fn validate(
         return Err(c.diags);
     }
     use crate::model::Address;
-    let at = |file: usize, span: &std::ops::Range<usize>| c.sources[file].location(span.start);
+    let at = |file: usize, span: &std::ops::Range<usize>| c.location(file, span.start);
     let mut declared_at = BTreeMap::new();
     for (key, e) in &merged.registries {
         declared_at.insert(Address::Registry(key.clone()), at(e.file, &e.key_span));
@@ -123,6 +133,7 @@ pub(super) fn validate(
     for (key, e) in &merged.functions {
         declared_at.insert(Address::Function(key.clone()), at(e.file, &e.key_span));
     }
+    let declared_in = declared_in(&merged, c.sources);
     Ok(Desired {
         project: project_model,
         accounts,
@@ -133,6 +144,7 @@ pub(super) fn validate(
         declared_at,
         moves,
         purpose: crate::model::Purpose::Reconcile,
+        declared_in,
     })
 }
 
@@ -336,6 +348,58 @@ fn check_moves(c: &mut Checker, merged: &Merged) -> Vec<Move> {
     out
 }
 
+/// The file that declares each address (its path as read, without a leading `./`), for state:
+/// a later plan that does not read that file must not delete what it declares.
+fn declared_in(merged: &Merged, sources: &[Source]) -> BTreeMap<crate::model::Address, String> {
+    use crate::model::Address;
+    let path = |file: usize| {
+        let p = sources[file].path.display().to_string();
+        p.strip_prefix("./").map(str::to_string).unwrap_or(p)
+    };
+    let mut out = BTreeMap::new();
+    for (key, e) in &merged.repositories {
+        out.insert(Address::Repository(key.clone()), path(e.file));
+        out.insert(Address::RepositoryPolicy(key.clone()), path(e.file));
+    }
+    for (key, e) in &merged.functions {
+        out.insert(Address::Function(key.clone()), path(e.file));
+    }
+    out
+}
+
+/// Table keys become addresses (`repository.KEY`): an empty or blank key would make an address
+/// nothing can name again (`state rm repository.` is not an address).
+fn check_table_keys(c: &mut Checker, merged: &Merged) {
+    fn blank<T>(c: &mut Checker, table: &str, entries: &BTreeMap<String, Entry<T>>) {
+        for (key, e) in entries {
+            if key.trim().is_empty() {
+                c.err(
+                    e.file,
+                    e.key_span.clone(),
+                    format!("[{table}.\"{}\"] has an empty key", key.escape_default()),
+                    "empty key",
+                    format!(
+                        "the key names the resource in plans and state (`{}.KEY`): give it a name, \
+                         for example [{table}.hello]",
+                        match table {
+                            "accounts" => "account",
+                            "registries" => "registry",
+                            "repositories" => "repository",
+                            "images" => "image",
+                            _ => "function",
+                        }
+                    ),
+                );
+            }
+        }
+    }
+    blank(c, "accounts", &merged.accounts);
+    blank(c, "registries", &merged.registries);
+    blank(c, "repositories", &merged.repositories);
+    blank(c, "images", &merged.images);
+    blank(c, "functions", &merged.functions);
+}
+
 fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> Project {
     let name = p.name.get_ref();
     if name.is_empty()
@@ -392,7 +456,7 @@ fn check_accounts(
                 "write the 12-digit account id as a quoted string, for example id = \"111111111111\"",
             );
         } else if let Some((first_file, first_span, first_key)) = ids.get(id) {
-            let place = c.sources[*first_file].location(first_span.start);
+            let place = c.location(*first_file, first_span.start);
             c.at(
                 *file,
                 &a.id,
@@ -532,7 +596,7 @@ fn check_registries(
                     .get(&first.key)
                     .map(|e| (e.file, e.value.span()))
                     .expect("declared");
-                let place = c.sources[first_file].location(first_span.start);
+                let place = c.location(first_file, first_span.start);
                 c.err(
                     *file,
                     r.account.span(),
@@ -585,8 +649,9 @@ fn check_repositories(
                 name_span.clone(),
                 format!("`{name}` is not a valid ECR repository name"),
                 "invalid repository name",
-                "use 2 to 256 lowercase letters, digits and . _ - / (each part starting with a \
-                 letter or digit); set `name` if the key cannot be the name",
+                "use 2 to 256 lowercase letters, digits and . _ - / (each part between slashes starts \
+                 and ends with a letter or digit, and never has two of . _ - in a row); set `name` \
+                 if the key cannot be the name",
             );
         }
         let tag_mutability = match &r.tag_mutability {
@@ -678,7 +743,7 @@ fn check_repositories(
             };
             let place = (reg.key.clone(), name.clone());
             if let Some((first_file, first_span)) = names.get(&place) {
-                let first = c.sources[*first_file].location(first_span.start);
+                let first = c.location(*first_file, first_span.start);
                 c.err(
                     file,
                     name_span.clone(),
@@ -1062,7 +1127,7 @@ fn check_functions(
                 name.clone(),
             );
             if let Some((first_file, first_span)) = names.get(&place) {
-                let first = c.sources[*first_file].location(first_span.start);
+                let first = c.location(*first_file, first_span.start);
                 c.err(
                     file,
                     name_span.clone(),
@@ -1313,15 +1378,15 @@ fn is_org_path(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'/')
 }
 
-fn is_repository_name(s: &str) -> bool {
+/// ECR's grammar: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 256
+/// characters. Each part between slashes is runs of lowercase letters and digits joined by
+/// single separators: `a--b`, `a..b` and `a._b` are refused by ECR.
+pub(crate) fn is_repository_name(s: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     (2..=256).contains(&s.len())
         && s.split('/').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && part.as_bytes()[0].is_ascii_alphanumeric()
-                && part.as_bytes()[part.len() - 1].is_ascii_alphanumeric()
+            part.split(['.', '_', '-'])
+                .all(|run| !run.is_empty() && run.bytes().all(alnum))
         })
 }
 
@@ -1344,4 +1409,42 @@ fn is_digest(s: &str) -> bool {
             && h.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_repository_name;
+
+    #[test]
+    fn repository_names_follow_ecrs_grammar() {
+        for ok in [
+            "ab",
+            "hello",
+            "team/hello-world",
+            "a.b_c-d",
+            "a/b/c",
+            "0x",
+            &"a".repeat(256),
+        ] {
+            assert!(is_repository_name(ok), "{ok} is valid");
+        }
+        for bad in [
+            "a",
+            "a--b",
+            "a..b",
+            "a._b",
+            "a_-b",
+            "-ab",
+            "ab-",
+            "a//b",
+            "/ab",
+            "ab/",
+            "Hello",
+            "a b",
+            "",
+            &"a".repeat(257),
+        ] {
+            assert!(!is_repository_name(bad), "{bad} is refused");
+        }
+    }
 }

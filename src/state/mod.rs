@@ -129,6 +129,11 @@ pub struct Snapshot {
     /// journal): what is live there may be ferry's own unrecorded work.
     #[serde(skip)]
     pub interrupted: BTreeSet<Address>,
+    /// The declarations file (path as read, relative unless given absolute) that declared each
+    /// recorded address when it was last applied: a plan that would delete an address whose
+    /// file still exists but was not read is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub declared_in: BTreeMap<Address, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +232,10 @@ pub trait StateStore: Send + Sync {
     /// Moves records to new addresses, all or none (`ferry state mv`): a crash never leaves a
     /// record at both addresses, which the next plan would read as a resource to delete.
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError>;
+    /// Records which declarations file declares each of these addresses (durably; the serial is
+    /// not bumped: no resource changed). Entries of addresses without a record are not shown
+    /// by [`StateStore::snapshot`]; `remove` forgets an address's entry, `rename` moves it.
+    fn record_files(&self, files: &BTreeMap<Address, String>) -> Result<(), StateError>;
     /// Appends to the journal of the current apply (durably).
     fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError>;
     fn journal(&self) -> Result<Vec<JournalEntry>, StateError>;
@@ -271,7 +280,19 @@ impl MemoryState {
 
 impl StateStore for MemoryState {
     fn snapshot(&self) -> Result<Snapshot, StateError> {
-        self.with(|s| s.clone())
+        self.with(|s| {
+            let mut s = s.clone();
+            let recorded = &s.resources;
+            s.declared_in.retain(|a, _| recorded.contains_key(a));
+            s
+        })
+    }
+
+    fn record_files(&self, files: &BTreeMap<Address, String>) -> Result<(), StateError> {
+        self.with(|s| {
+            s.declared_in
+                .extend(files.iter().map(|(a, f)| (a.clone(), f.clone())))
+        })
     }
 
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
@@ -284,6 +305,7 @@ impl StateStore for MemoryState {
 
     fn remove(&self, address: &Address) -> Result<(), StateError> {
         self.with(|s| {
+            s.declared_in.remove(address);
             if s.resources.remove(address).is_some() {
                 s.serial += 1;
             }
@@ -295,6 +317,9 @@ impl StateStore for MemoryState {
             for (from, to) in moves {
                 if let Some(r) = s.resources.remove(from) {
                     s.resources.insert(to.clone(), r);
+                }
+                if let Some(f) = s.declared_in.remove(from) {
+                    s.declared_in.insert(to.clone(), f);
                 }
             }
             s.serial += 1;

@@ -1,7 +1,7 @@
 //! The embedded sled database behind `--state DIR`.
 //!
-//! Layout: tree `meta` (format_version, lineage, serial) and tree `resources` (address → JSON
-//! record). A resource write and the serial bump are one transaction, flushed before returning.
+//! Layout: tree `meta` (format_version, lineage, serial), tree `resources` (address → JSON
+//! record) and tree `files` (address → the declarations file that declared it). A resource write and the serial bump are one transaction, flushed before returning.
 //! sled holds an exclusive file lock for as long as the database is open; a second process gets
 //! [`StateError::Locked`] naming the holder recorded in `holder.json`.
 
@@ -22,6 +22,7 @@ pub struct SledState {
     meta: sled::Tree,
     resources: sled::Tree,
     journal: sled::Tree,
+    files: sled::Tree,
     lineage: String,
     secret_key: Vec<u8>,
 }
@@ -52,7 +53,13 @@ impl SledState {
             .map_err(|e| open_error(dir, e))?;
         // A database that holds anything but ferry's trees is someone else's: refuse it before
         // creating a tree in it.
-        let ours: [&[u8]; 4] = [b"__sled__default", b"meta", b"resources", b"journal"];
+        let ours: [&[u8]; 5] = [
+            b"__sled__default",
+            b"meta",
+            b"resources",
+            b"journal",
+            b"files",
+        ];
         let foreign: Vec<String> = db
             .tree_names()
             .iter()
@@ -75,6 +82,7 @@ impl SledState {
         let meta = db.open_tree("meta").map_err(|e| open_error(dir, e))?;
         let resources = db.open_tree("resources").map_err(|e| open_error(dir, e))?;
         let journal = db.open_tree("journal").map_err(|e| open_error(dir, e))?;
+        let files = db.open_tree("files").map_err(|e| open_error(dir, e))?;
         let format = read_u64(&meta, "format_version", &shown)?;
         if let Some(found) = format
             && found > FORMAT_VERSION
@@ -119,8 +127,19 @@ impl SledState {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         });
-        // Best effort: the lock itself is sled's; this file only names the holder.
-        let _ = write_private(&dir.join(HOLDER_FILE), &holder.to_string());
+        // Best effort: the lock itself is sled's; this file only names the holder. But never
+        // through a symlink: one planted there would have ferry write wherever it points.
+        let holder_path = dir.join(HOLDER_FILE);
+        if is_symlink(&holder_path) {
+            return Err(StateError::Open {
+                dir: shown,
+                message: format!(
+                    "{} is a symlink; ferry never writes through one: remove it",
+                    holder_path.display()
+                ),
+            });
+        }
+        let _ = replace_private(&holder_path, &holder.to_string());
         Ok(SledState {
             stale_holder,
             lock_id,
@@ -129,6 +148,7 @@ impl SledState {
             meta,
             resources,
             journal,
+            files,
             lineage,
             secret_key,
         })
@@ -140,11 +160,14 @@ impl SledState {
 
     fn change(&self, address: &Address, value: Option<Vec<u8>>) -> Result<(), StateError> {
         let key = address.to_string();
-        (&self.meta, &self.resources)
-            .transaction(|(meta, resources)| {
+        (&self.meta, &self.resources, &self.files)
+            .transaction(|(meta, resources, files)| {
                 let changed = match &value {
                     Some(v) => resources.insert(key.as_bytes(), v.clone())?.as_deref() != Some(v),
-                    None => resources.remove(key.as_bytes())?.is_some(),
+                    None => {
+                        files.remove(key.as_bytes())?;
+                        resources.remove(key.as_bytes())?.is_some()
+                    }
                 };
                 if changed {
                     bump_serial(meta)?;
@@ -198,12 +221,28 @@ impl StateStore for SledState {
             })?;
             resources.insert(address, record);
         }
+        let mut declared_in = std::collections::BTreeMap::new();
+        for item in self.files.iter() {
+            let (k, v) = item.map_err(|e| StateError::Corrupt {
+                dir: dir.clone(),
+                message: e.to_string(),
+            })?;
+            // An entry that does not parse only loses a safety check; it never stops a run.
+            if let (Ok(address), Ok(file)) = (
+                String::from_utf8_lossy(&k).parse::<Address>(),
+                String::from_utf8(v.to_vec()),
+            ) && resources.contains_key(&address)
+            {
+                declared_in.insert(address, file);
+            }
+        }
         Ok(Snapshot {
             lineage: self.lineage.clone(),
             serial,
             resources,
             secret_key: self.secret_key.clone(),
             interrupted: Default::default(),
+            declared_in,
         })
     }
 
@@ -218,17 +257,33 @@ impl StateStore for SledState {
     }
 
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
-        (&self.meta, &self.resources)
-            .transaction(|(meta, resources)| {
+        (&self.meta, &self.resources, &self.files)
+            .transaction(|(meta, resources, files)| {
                 for (from, to) in moves {
                     if let Some(v) = resources.remove(from.to_string().as_bytes())? {
                         resources.insert(to.to_string().as_bytes(), v)?;
+                    }
+                    if let Some(f) = files.remove(from.to_string().as_bytes())? {
+                        files.insert(to.to_string().as_bytes(), f)?;
                     }
                 }
                 bump_serial(meta)
             })
             .map_err(|e| Self::write_err(format!("{e:?}")))?;
         self.db.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
+
+    fn record_files(
+        &self,
+        files: &std::collections::BTreeMap<Address, String>,
+    ) -> Result<(), StateError> {
+        let mut batch = sled::Batch::default();
+        for (address, file) in files {
+            batch.insert(address.to_string().as_bytes(), file.as_bytes());
+        }
+        self.files.apply_batch(batch).map_err(Self::write_err)?;
+        self.files.flush().map_err(Self::write_err)?;
         Ok(())
     }
 
@@ -450,17 +505,42 @@ fn private_db_dir(dir: &Path) -> std::io::Result<PathBuf> {
     Ok(db)
 }
 
-/// Writes a small file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Replaces a small owner-only file by writing a new one beside it and renaming it over: a
+/// symlink at `path` is refused (and a rename replaces a link, it never follows it), and a
+/// reader never sees a half-written file.
+fn replace_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    if is_symlink(path) {
+        return Err(std::io::Error::other(format!(
+            "{} is a symlink; ferry never writes through one",
+            path.display()
+        )));
+    }
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // create_new: never opens an existing file or follows a link planted at the temporary name.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(text.as_bytes())
+    let written = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn hostname() -> String {
@@ -830,5 +910,67 @@ mod tests {
                 assert!(!String::from_utf8_lossy(&bytes).contains("hunter2"));
             }
         }
+    }
+
+    #[test]
+    fn the_file_of_each_address_survives_reopen_follows_a_move_and_goes_with_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: Address = "repository.hello".parse().unwrap();
+        let b: Address = "repository.other".parse().unwrap();
+        {
+            let s = SledState::open(dir.path(), "test").unwrap();
+            s.put(&a, &record()).unwrap();
+            let serial = s.snapshot().unwrap().serial;
+            s.record_files(&[(a.clone(), "fns/ferry.toml".to_string())].into())
+                .unwrap();
+            assert_eq!(s.snapshot().unwrap().serial, serial, "no resource changed");
+        }
+        let s = SledState::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            s.snapshot()
+                .unwrap()
+                .declared_in
+                .get(&a)
+                .map(String::as_str),
+            Some("fns/ferry.toml")
+        );
+        s.rename(&[(a.clone(), b.clone())]).unwrap();
+        let snap = s.snapshot().unwrap();
+        assert!(!snap.declared_in.contains_key(&a));
+        assert_eq!(
+            snap.declared_in.get(&b).map(String::as_str),
+            Some("fns/ferry.toml")
+        );
+        s.remove(&b).unwrap();
+        s.put(&b, &record()).unwrap();
+        assert!(
+            s.snapshot().unwrap().declared_in.is_empty(),
+            "a removed record forgets its file"
+        );
+    }
+
+    #[test]
+    fn the_holder_record_is_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere.txt");
+        std::fs::write(&elsewhere, "precious").unwrap();
+        std::fs::create_dir(dir.path().join("state")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        let err = SledState::open(&dir.path().join("state"), "test")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "precious");
+        // Without the link the record is written whole, by a rename, and private.
+        std::fs::remove_file(dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        let s = SledState::open(&dir.path().join("state"), "test").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("state").join(HOLDER_FILE)).unwrap();
+        assert!(text.contains(&s.lock_id), "{text}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
