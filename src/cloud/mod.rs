@@ -112,9 +112,10 @@ pub enum CloudError {
         operation: String,
         account_id: String,
         region: String,
-        endpoint: String,
+        /// (Boxed strings keep the error small enough to return everywhere.)
+        endpoint: Box<str>,
         /// What happened and what was tried.
-        problem: String,
+        problem: Box<str>,
     },
     /// An answer arrived but could not be read (cut short, not what the API returns). Its body
     /// is never shown: it may hold the function's environment.
@@ -131,7 +132,7 @@ pub enum CloudError {
     /// A permission error that ferry retried while a policy or role propagated, still there
     /// at the end of `--propagation-timeout`.
     #[error(
-        "{error}; still refused after retrying for {retried_s}s ({attempts} attempts) while permissions propagate"
+        "{error} (still refused after retrying for {retried_s}s, {attempts} attempts, while permissions propagate)"
     )]
     StillRefused {
         error: Box<CloudError>,
@@ -204,12 +205,13 @@ impl CloudError {
 
 /// After a CreateFunction denied "Lambda does not have permission to access the ECR image":
 /// what else AWS evaluates besides the repository policy, and what `ferry check` sees of it.
-pub const ECR_DENIED_HINT: &str = "the repository policy is not all AWS evaluates. Also check: \
-the consumer account's service control policies (SCPs) and the permissions boundaries there; \
-the repository's KMS key policy, if it is encrypted with a customer managed key (Lambda must be allowed kms:Decrypt); \
-that the image still exists (it may have been deleted since the plan) and is in the function's region; \
-the function's execution role. `ferry check` judges the repository policy and the region rule (and `ferry plan` \
-found the image when it planned); it cannot see SCPs, permissions boundaries, KMS key policies or the execution role";
+pub const ECR_DENIED_HINT: &str = "the repository policy is not all AWS evaluates; also check:
+  - the consumer account's service control policies (SCPs) and permissions boundaries
+  - the repository's KMS key policy, if it uses a customer managed key (Lambda needs kms:Decrypt)
+  - that the image still exists (it may have been deleted since the plan) and is in the function's region
+  - the function's execution role
+  `ferry check` judges the repository policy and the region rule (and `ferry plan` found the image); it \
+cannot see SCPs, permissions boundaries, KMS key policies or the execution role";
 
 /// The cloud as ferry sees it. Reads return `None`/absent for things that do not exist: absence
 /// is data, not an error.

@@ -418,3 +418,33 @@ pub fn cloud_snapshot(w: &World) -> serde_json::Value {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("read file")
 }
+
+impl World {
+    /// The ferry command as [`World::ferry`] runs it, to wire its streams by hand.
+    pub fn ferry_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        self.env(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// Panics if `text` (an error ferry printed) holds a Rust Debug dump or the SDK's internals
+/// instead of words: `Name { field: ... }`, `DispatchFailure(`, `ServiceError {`, a raw body.
+pub fn assert_no_debug(text: &str) {
+    for pattern in [
+        "{ ",
+        "DispatchFailure(",
+        "ServiceError {",
+        "ConnectorError",
+        "Response {",
+        "SdkBody",
+        "raw:",
+        "panicked",
+    ] {
+        assert!(
+            !text.contains(pattern),
+            "a Debug dump (`{pattern}`) where words belong:\n{text}"
+        );
+    }
+}

@@ -185,15 +185,25 @@ where
         operation: operation.to_string(),
         account_id: target.account_id.clone(),
         region: target.region.clone(),
-        endpoint: endpoint(service_of::<E>(), &target.region),
-        problem,
+        endpoint: endpoint(service_of::<E>(), &target.region).into(),
+        problem: problem.into(),
     };
     match &e {
         // Never the body: it may hold the function's environment.
-        SdkError::ServiceError(context) => unreadable(format!(
-            "HTTP {} without an error code ferry could read",
-            context.raw().status().as_u16()
-        )),
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status();
+            unreadable(if status.is_success() {
+                format!(
+                    "HTTP {} with a body that is not this call's answer",
+                    status.as_u16()
+                )
+            } else {
+                format!(
+                    "HTTP {} without an error code ferry could read",
+                    status.as_u16()
+                )
+            })
+        }
         SdkError::ResponseError(_) => {
             unreadable("it is not the answer the API gives to this call".into())
         }
@@ -303,8 +313,8 @@ where
                 operation: format!("STS AssumeRole of {}", role.unwrap_or("the account's role")),
                 account_id: target.account_id.clone(),
                 region: target.region.clone(),
-                endpoint: endpoint("sts", &target.region),
-                problem,
+                endpoint: endpoint("sts", &target.region).into(),
+                problem: problem.into(),
             };
         }
     }
@@ -313,8 +323,8 @@ where
             operation: "getting credentials".into(),
             account_id: target.account_id.clone(),
             region: target.region.clone(),
-            endpoint: endpoint("sts", &target.region),
-            problem,
+            endpoint: endpoint("sts", &target.region).into(),
+            problem: problem.into(),
         };
     }
     match profile {
