@@ -480,3 +480,22 @@ fn a_create_function_that_stays_denied_says_how_long_and_what_else_to_check() {
     assert!(run.stderr.contains("\nhint: "), "{}", run.stderr);
     assert_no_debug(&run.stderr);
 }
+
+#[test]
+fn the_debug_grep_catches_the_dumps_of_the_issue_and_nothing_else() {
+    let dump = "Caused by: dispatch failure: DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io, source: hyper::Error(Connect) } })";
+    assert!(support::debug_struct(dump).is_some());
+    assert!(
+        support::debug_struct("ServiceError { source: X, raw: Response { status: 200 } }")
+            .is_some()
+    );
+    assert!(
+        support::debug_struct("ProviderError(ProviderError { source: FailedToLoadToken").is_some()
+    );
+    // A diagnostic's snippet of an inline table, a JSON policy, words with a colon.
+    assert!(support::debug_struct("8 │ environment = { LOG_LEVEL = \"info\" }").is_none());
+    assert!(support::debug_struct("{ \"Sid\": \"x\" }").is_none());
+    assert!(
+        support::debug_struct("error: refreshing live state failed\n  Caused by: GetFunction in account 1 (us-east-1): the answer was damaged").is_none()
+    );
+}
