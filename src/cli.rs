@@ -262,6 +262,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         | Command::Destroy { .. }
         | Command::Import { .. }
         | Command::ForceUnlock { .. } => ctx.finishing(),
+        // Its verdicts are its exit code: a denial is still reported when nobody reads stdout.
+        Command::Check { .. } => ctx.finishing(),
         _ => ctx,
     };
     match &cli.command {
@@ -276,22 +278,24 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             let (decls, state) = open(&cli, "plan")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
-            if *json {
+            let printed = if *json {
                 outln!(
                     ctx,
                     "{}",
                     serde_json::to_string_pretty(&render::plan_json(&plan))?
-                )?;
+                )
             } else if *markdown {
-                out!(ctx, "{}", render::plan_markdown(&plan))?;
+                out!(ctx, "{}", render::plan_markdown(&plan))
             } else {
-                out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
-            }
+                out!(ctx, "{}", render::plan_text(&plan, ctx.out))
+            };
+            // A reader that stopped early still hears of the plan's errors (on stderr).
             err!("{}", render::warnings_text(&plan.warnings, ctx.err));
             if !plan.errors.is_empty() {
                 err!("{}", render::errors_text(&plan.errors, ctx.err));
                 return Ok(ExitCode::FAILURE);
             }
+            printed?;
             if let Some(path) = out {
                 saved_plan::save(
                     path,

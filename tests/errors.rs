@@ -85,6 +85,32 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
             assert_eq!(run.stderr, "", "{args:?} (run {i}) said something");
         }
     }
+    // Every other command that prints data, a few times each.
+    let others: [&[&str]; 6] = [
+        &["validate"],
+        &["graph"],
+        &["plan", "--json"],
+        &["check", "--json"],
+        &["state", "show", "function.api-prod"],
+        &["plan", "--markdown"],
+    ];
+    for args in others {
+        for i in 0..4 {
+            let run = into_closed_pipe(&w, args, i % 2);
+            assert_eq!(run.code, 0, "{args:?} (run {i}): {}", run.stderr);
+            assert_eq!(run.stderr, "", "{args:?} (run {i}) said something");
+        }
+    }
+    // A plan with errors still reports them, on stderr, and fails.
+    let applied = std::fs::read_to_string(w.path("ferry.toml")).expect("declarations");
+    w.write(
+        "ferry.toml",
+        &format!("{applied}\n[images.ghost]\nrepository = \"hello\"\ntag = \"no-such-tag\"\n"),
+    );
+    let run = into_closed_pipe(&w, &["plan"], 0);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no-such-tag"), "{}", run.stderr);
+    assert_no_debug(&run.stderr);
     // A command that changes something finishes it: the apply goes through, stdout closed.
     w.write(
         "ferry.toml",

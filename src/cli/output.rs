@@ -5,8 +5,8 @@
 //! A closed stdout (`BrokenPipe`) is the reader saying it has seen enough, as for `git log |
 //! head`: a command that only reads ends at once, quietly, with exit 0 ([`StdoutClosed`] travels
 //! up to `main`). A command that changes something (apply, destroy, import, state edits, a
-//! saved plan) was asked to make that change, so it finishes it and exits with its own code;
-//! its stdout is simply muted from then on. stderr failures are ignored: there is nowhere left
+//! saved plan) was asked to make that change, so it finishes it and exits with its own code
+//! (as does `check`, whose verdict is its exit code); its stdout is simply muted from then on. stderr failures are ignored: there is nowhere left
 //! to say anything.
 
 use crate::render::Painter;
