@@ -174,9 +174,9 @@ impl AwsCloud {
 }
 
 /// Bounds on one call: a connection that never answers is abandoned and retried rather than
-/// hanging the apply (the waiters for Active and Successful have their own limit).
-/// An endpoint that accepts and never answers is given up after the read timeout
-/// (`FERRY_READ_TIMEOUT`), retried, and bounded in all by the operation timeout.
+/// hanging the apply (the waiters for Active and Successful have their own limit). An endpoint
+/// that accepts and never answers is given up after the read timeout (`FERRY_READ_TIMEOUT`),
+/// retried, and bounded in all by the operation timeout.
 pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(errors::CONNECT_TIMEOUT)
