@@ -388,6 +388,29 @@ fn credential_errors_of_get_caller_identity_keep_aws_s_code() {
         assert!(run.stderr.contains(says), "{}", run.stderr);
         assert_no_debug(&run.stderr);
     }
+    // A token that expires after the account was verified says so too.
+    proxy.clear_rules();
+    proxy.add_rule(Rule::new(
+        Match::operation("ecr", "DescribeRepositories"),
+        Fault::Aws {
+            status: 400,
+            code: "ExpiredTokenException".into(),
+            message: "The security token included in the request is expired".into(),
+        },
+    ));
+    let run = w.ferry(&["plan"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "DescribeRepositories in account 111111111111 (us-east-1) failed: ExpiredTokenException: "
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: the session token has expired"),
+        "{}",
+        run.stderr
+    );
 }
 
 const SECRET: &str = "hunter2-never-print-me";

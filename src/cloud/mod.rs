@@ -160,6 +160,20 @@ impl CloudError {
     pub fn hint(&self) -> Option<String> {
         match self {
             CloudError::Credentials { hint, .. } => hint.clone(),
+            // Credentials that expire in the middle of a run (an SSO session, a short-lived
+            // AWS_SESSION_TOKEN).
+            CloudError::Api { code, .. }
+                if matches!(
+                    code.as_str(),
+                    "ExpiredToken" | "ExpiredTokenException" | "RequestExpired"
+                ) =>
+            {
+                Some(
+                    "the session token has expired: get new credentials (`aws sso login --profile NAME` \
+                     for an SSO profile) and run ferry again"
+                        .into(),
+                )
+            }
             CloudError::NoSuchProfile { profile, known, .. } => Some(format!(
                 "fix the spelling of `profile` in the declarations{}, or add [profile {profile}] to the \
                  AWS config file (`aws configure --profile {profile}` writes one)",

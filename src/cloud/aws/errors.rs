@@ -410,3 +410,83 @@ pub async fn telling_when_slow<F: std::future::Future>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::operation::get_function::GetFunctionError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    const SECRET: &str = "hunter2-in-the-body";
+
+    fn target() -> Target {
+        Target {
+            account: "prod".into(),
+            account_id: "222222222222".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn answer(status: u16) -> HttpResponse {
+        HttpResponse::new(
+            StatusCode::try_from(status).expect("a status"),
+            SdkBody::from(format!(
+                "{{\"Environment\": {{\"DB_PASSWORD\": \"{SECRET}\""
+            )),
+        )
+    }
+
+    #[test]
+    fn a_damaged_answer_is_named_without_its_body() {
+        let e: SdkError<GetFunctionError, HttpResponse> =
+            SdkError::response_error(format!("unexpected EOF after {SECRET}"), answer(200));
+        let err = api("GetFunction", &target(), e);
+        let text = err.to_string();
+        assert!(matches!(err, CloudError::Unreadable { .. }), "{text}");
+        assert!(text.contains("GetFunction in account 222222222222 (us-east-1)"));
+        assert!(!text.contains(SECRET), "{text}");
+        let unhandled = GetFunctionError::generic(Default::default());
+        let e = SdkError::service_error(unhandled, answer(502));
+        let text = api("GetFunction", &target(), e).to_string();
+        assert!(text.contains("HTTP 502 without an error code"), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
+    }
+
+    #[test]
+    fn an_endpoint_that_refuses_or_is_silent_is_named_with_what_was_tried() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e: SdkError<GetFunctionError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(refused.into()));
+        let err = api("GetFunction", &target(), e);
+        assert!(matches!(&err, CloudError::Endpoint { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("the connection was refused; tried up to")
+        );
+        let e: SdkError<GetFunctionError, HttpResponse> = SdkError::dispatch_failure(
+            ConnectorError::timeout("HTTP read timeout occurred".into()),
+        );
+        let text = api("GetFunction", &target(), e).to_string();
+        assert!(text.contains("sent no answer within"), "{text}");
+        let e: SdkError<GetFunctionError, HttpResponse> =
+            SdkError::timeout_error("operation timeout (all attempts including retries)");
+        let text = api("GetFunction", &target(), e).to_string();
+        assert!(text.contains("no complete answer within 180s"), "{text}");
+    }
+
+    #[test]
+    fn aws_s_own_errors_keep_its_code_and_message() {
+        let meta = aws_sdk_lambda::error::ErrorMetadata::builder()
+            .code("ResourceConflictException")
+            .message("The operation cannot be performed at this time.")
+            .build();
+        let e = SdkError::service_error(GetFunctionError::generic(meta), answer(409));
+        let err = api("GetFunction", &target(), e);
+        assert_eq!(err.code(), Some("ResourceConflictException"));
+        assert!(err.to_string().ends_with(
+            "ResourceConflictException: The operation cannot be performed at this time."
+        ));
+        assert!(!err.to_string().contains(SECRET));
+    }
+}
