@@ -358,6 +358,40 @@ fn an_endpoint_that_never_answers_is_bounded_named_and_said_to_be_retried() {
 }
 
 #[test]
+fn a_call_that_goes_unanswered_after_the_first_is_said_to_be_retried_and_bounded() {
+    let mut w = support::hello_applied("hang", &[PROD]);
+    let proxy = Proxy::start(w.moto_addr());
+    w.route_ferry_through(proxy.url());
+    proxy.add_rule(Rule::new(
+        Match::operation("lambda", "GetFunction").on("api-prod"),
+        Fault::Hang,
+    ));
+    let run = w
+        .ferry_with_env(
+            &["plan"],
+            &[("AWS_MAX_ATTEMPTS", "2"), ("FERRY_READ_TIMEOUT", "1")],
+        )
+        .expect(1);
+    let url = proxy.url();
+    assert!(
+        run.stderr.contains(&format!(
+            "Lambda GetFunction: no answer from {url}/2015-03-31/functions/api-prod (attempt 1 of 2); the call is being retried"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "GetFunction for account {PROD} (us-east-1) could not get an answer from {url}: it accepted the \
+             connection but sent no answer within 1s (the read timeout); tried up to 2 times"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.count("GetFunction"), 2, "one retry, then the bound");
+}
+
+#[test]
 fn credential_errors_of_get_caller_identity_keep_aws_s_code() {
     let mut w = World::new();
     w.write("ferry.toml", &support::hello_declarations("sts"));

@@ -165,11 +165,17 @@ impl AwsCloud {
     }
 
     async fn ecr(&self, target: &Target) -> Result<aws_sdk_ecr::Client, CloudError> {
-        Ok(aws_sdk_ecr::Client::new(&self.verified(target).await?))
+        let config = aws_sdk_ecr::config::Builder::from(&self.verified(target).await?)
+            .interceptor(errors::RetryNotice)
+            .build();
+        Ok(aws_sdk_ecr::Client::from_conf(config))
     }
 
     async fn lambda(&self, target: &Target) -> Result<aws_sdk_lambda::Client, CloudError> {
-        Ok(aws_sdk_lambda::Client::new(&self.verified(target).await?))
+        let config = aws_sdk_lambda::config::Builder::from(&self.verified(target).await?)
+            .interceptor(errors::RetryNotice)
+            .build();
+        Ok(aws_sdk_lambda::Client::from_conf(config))
     }
 }
 

@@ -411,6 +411,70 @@ pub async fn telling_when_slow<F: std::future::Future>(
     }
 }
 
+/// Says on stderr (a warning) when an attempt of a call got no answer or lost its connection
+/// and the SDK is about to retry it: later calls of a run, after the account's first, that meet
+/// an endpoint gone silent are not waited for without a word.
+#[derive(Debug)]
+pub struct RetryNotice;
+
+/// The address an attempt was sent to (the request is gone once the attempt failed).
+#[derive(Clone, Debug)]
+struct AttemptAddress(String);
+
+impl aws_smithy_types::config_bag::Storable for AttemptAddress {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RetryNotice {
+    fn name(&self) -> &'static str {
+        "ferry::RetryNotice"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let uri = context.request().uri();
+        let address = uri.split('?').next().unwrap_or(uri).to_string();
+        cfg.interceptor_state().store_put(AttemptAddress(address));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(Err(e)) = context.output_or_error() else {
+            return Ok(());
+        };
+        let silent = e.is_timeout_error()
+            || e.as_connector_error()
+                .is_some_and(|c| c.is_timeout() || c.is_io());
+        let attempt = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map_or(1, |a| a.attempts());
+        let max = attempts();
+        if silent && attempt < max {
+            let operation = cfg
+                .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+                .map_or("a call".to_string(), |m| {
+                    format!("{} {}", m.service(), m.name())
+                });
+            let endpoint = cfg
+                .load::<AttemptAddress>()
+                .map_or("the endpoint".to_string(), |a| a.0.clone());
+            tracing::warn!(
+                "{operation}: no answer from {endpoint} (attempt {attempt} of {max}); the call is being retried"
+            );
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
