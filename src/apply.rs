@@ -345,12 +345,21 @@ async fn run_with_retries(
     target: &Target,
     op: &Operation,
 ) -> Result<(), CloudError> {
-    let deadline = Instant::now() + run.options.propagation_timeout;
+    let started = Instant::now();
+    let deadline = started + run.options.propagation_timeout;
     let mut wait = run.options.retry_base;
     let mut attempt = 1;
     loop {
         match run_operation(run.cloud, target, op).await {
-            Err(e) if is_propagation_error(&e) && Instant::now() + wait <= deadline => {
+            // Given up: say for how long, so the user knows it was not a propagation delay.
+            Err(e) if is_propagation_error(&e) && Instant::now() + wait > deadline => {
+                return Err(CloudError::StillRefused {
+                    error: Box::new(e),
+                    retried_s: started.elapsed().as_secs(),
+                    attempts: attempt,
+                });
+            }
+            Err(e) if is_propagation_error(&e) => {
                 run.observer.retrying(step, &e, attempt, wait);
                 tracing::info!(
                     "{}: {} (attempt {attempt}); retrying in {:.1}s while permissions propagate",

@@ -16,6 +16,15 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// What else AWS evaluates when Lambda pulls an image, which a verdict of `ferry check` does not
+/// see: it judges the repository policy and the region rule only.
+pub const NOT_CHECKED: [&str; 4] = [
+    "the consumer account's SCPs and permissions boundaries",
+    "the repository's KMS key policy",
+    "that the image still exists when the function is created",
+    "the function's execution role",
+];
+
 /// Which policy a function was judged against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -17,10 +17,13 @@ use crate::state::StateStore;
 use crate::state::sled_store::SledState;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use output::{Printer, err, errln, out, outln};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+mod output;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -145,10 +148,12 @@ enum StateCommand {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let color_out = use_color(cli.no_color, std::io::stdout().is_terminal());
-    let color_err = use_color(cli.no_color, std::io::stderr().is_terminal());
-    init_logging(cli.verbose, color_err);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
+    let printer = Printer::new(cli.no_color);
+    init_logging(cli.verbose, printer.err.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -156,37 +161,37 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let ctx = Ctx {
-        out: Painter { color: color_out },
-        err: Painter { color: color_err },
-    };
-    match runtime.block_on(run(cli, ctx)) {
+    match runtime.block_on(run(cli, printer)) {
         Ok(code) => code,
+        // The reader of stdout stopped (`| head`): nothing more to say, and no failure.
+        Err(e) if e.chain().any(|c| c.is::<output::StdoutClosed>()) => ExitCode::SUCCESS,
         Err(e) => {
-            report(&e, ctx.err);
+            report(&e, printer.err);
             ExitCode::FAILURE
         }
     }
 }
 
-#[derive(Clone, Copy)]
-struct Ctx {
-    out: Painter,
-    err: Painter,
-}
-
-fn use_color(no_color_flag: bool, terminal: bool) -> bool {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    terminal && !no_color_flag && !no_color_env
+/// `--help` and `--version` print and exit 0; any other usage error exits 1, as Terraform's
+/// do: 2 is kept for "changes present" under `--detailed-exitcode`, so a typo in a pipeline is
+/// never read as a diff.
+fn usage(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    // clap writes help to stdout and errors to stderr; a closed stream is not worth a panic.
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn init_logging(verbose: u8, color: bool) {
     let level = match verbose {
-        0 => "warn",
+        0 => "ferry=warn",
         1 => "ferry=info",
         2 => "ferry=debug,aws_config=info",
         _ => "debug",
@@ -210,18 +215,55 @@ fn report(e: &anyhow::Error, p: Painter) {
     );
     // Declarations diagnostics render themselves with snippets.
     if let Some(LoadError::Invalid(d)) = e.downcast_ref::<LoadError>() {
-        eprint!("{}", d.render(p.color));
+        err!("{}", d.render(p.color));
         return;
     }
-    eprintln!("{err} {e}");
+    errln!("{err} {e}");
     for cause in e.chain().skip(1) {
-        eprintln!("  Caused by: {cause}");
+        errln!("  Caused by: {cause}");
+    }
+    if let Some(hint) = hint_of(e) {
+        let label = p.paint(
+            anstyle::Style::new()
+                .bold()
+                .fg_color(Some(anstyle::AnsiColor::Cyan.into())),
+            "hint:",
+        );
+        errln!("{label} {hint}");
     }
 }
 
-async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
+/// The first hint anywhere in an error's chain.
+fn hint_of(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|c| {
+        c.downcast_ref::<crate::cloud::CloudError>()
+            .and_then(crate::cloud::CloudError::hint)
+            .or_else(|| c.downcast_ref::<Hinted>().and_then(|h| h.hint.clone()))
+    })
+}
+
+/// An error of the CLI's own, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Hinted {
+    message: String,
+    hint: Option<String>,
+}
+
+async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
+    // A command that changes something finishes it even when the reader of stdout stopped.
+    let ctx = match &cli.command {
+        Command::Plan { out: Some(_), .. }
+        | Command::Apply { .. }
+        | Command::Destroy { .. }
+        | Command::Import { .. }
+        | Command::ForceUnlock { .. } => ctx.finishing(),
+        // Its verdicts are its exit code: a denial is still reported when nobody reads stdout.
+        Command::Check { .. } => ctx.finishing(),
+        _ => ctx,
+    };
     match &cli.command {
-        Command::Validate => validate(&cli),
+        Command::Validate => validate(&cli, ctx).await,
         Command::Plan {
             detailed_exitcode,
             out,
@@ -233,21 +275,24 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
             crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
-            if *json {
-                println!(
+            let printed = if *json {
+                outln!(
+                    ctx,
                     "{}",
                     serde_json::to_string_pretty(&render::plan_json(&plan))?
-                );
+                )
             } else if *markdown {
-                print!("{}", render::plan_markdown(&plan));
+                out!(ctx, "{}", render::plan_markdown(&plan))
             } else {
-                print!("{}", render::plan_text(&plan, ctx.out));
-            }
-            eprint!("{}", render::warnings_text(&plan.warnings, ctx.err));
+                out!(ctx, "{}", render::plan_text(&plan, ctx.out))
+            };
+            // A reader that stopped early still hears of the plan's errors (on stderr).
+            err!("{}", render::warnings_text(&plan.warnings, ctx.err));
             if !plan.errors.is_empty() {
-                eprint!("{}", render::errors_text(&plan.errors, ctx.err));
+                err!("{}", render::errors_text(&plan.errors, ctx.err));
                 return Ok(ExitCode::FAILURE);
             }
+            printed?;
             if let Some(path) = out {
                 saved_plan::save(
                     path,
@@ -256,7 +301,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     &decls.sources,
                     &state.snapshot()?.secret_key,
                 )?;
-                eprintln!(
+                errln!(
                     "Saved the plan to {}. To perform exactly these actions, run: ferry apply {}",
                     path.display(),
                     path.display()
@@ -293,14 +338,14 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                     warn_if_interrupted(&state, ctx)?;
                     let snap = state.snapshot()?;
                     let plan = saved_plan::load(path, &decls.desired, &decls.sources, &snap)?;
-                    print!("{}", render::plan_text(&plan, ctx.out));
+                    out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
                     // Saving the plan was the review; like Terraform, a saved plan is not asked again.
                     (plan, true)
                 }
                 None => {
                     let mut plan = make_plan(&decls, &state, &cloud, target, ctx).await?;
                     crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
-                    print!("{}", render::plan_text(&plan, ctx.out));
+                    out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
                     (plan, *auto_approve)
                 }
             };
@@ -327,7 +372,7 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                 sources: decls.sources.clone(),
             };
             let plan = make_plan(&nothing, &state, &cloud, &[], ctx).await?;
-            print!("{}", render::plan_text(&plan, ctx.out));
+            out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
             let options = apply::Options {
                 parallelism: usize::from(*parallelism),
                 // A destroy creates nothing, so no CreateFunction can fail and ask for a rollback.
@@ -354,11 +399,12 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             if let Some(file) = decls.desired.declared_in.get(address) {
                 state.record_files(&[(address.clone(), file.clone())].into())?;
             }
-            println!(
+            outln!(
+                ctx,
                 "Imported {address} ({id} in account {}, {}). Run `ferry plan` to see how it differs from the declaration.",
                 record.target().account_id,
                 record.target().region
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { json } => check_command(&cli, ctx, *json).await,
@@ -392,8 +438,8 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
                 );
             }
             match policy::synthesize(desired, repo)? {
-                Some(p) => println!("{}", policy::pretty(&p)),
-                None => eprintln!(
+                Some(p) => outln!(ctx, "{}", policy::pretty(&p))?,
+                None => errln!(
                     "repository `{}` has no consumers, shares or extra statements: ferry writes no policy for it",
                     repo.key
                 ),
@@ -404,21 +450,22 @@ async fn run(cli: Cli, ctx: Ctx) -> anyhow::Result<ExitCode> {
             let (decls, state) = open(&cli, "graph")?;
             let cloud = AwsCloud::new(decls.desired.accounts.clone());
             let plan = make_plan(&decls, &state, &cloud, &[], ctx).await?;
-            print!("{}", graph_dot(&plan));
+            out!(ctx, "{}", graph_dot(&plan))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::State(command) => state_command(&cli, command),
+        Command::State(command) => state_command(&cli, command, ctx),
         Command::ForceUnlock { lock_id } => {
-            println!(
+            outln!(
+                ctx,
                 "{}",
                 crate::state::sled_store::force_unlock(&cli.state, lock_id)?
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn check_command(cli: &Cli, ctx: Ctx, json: bool) -> anyhow::Result<ExitCode> {
+async fn check_command(cli: &Cli, ctx: Printer, json: bool) -> anyhow::Result<ExitCode> {
     let (decls, state) = open(cli, "check")?;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let snapshot = state.snapshot()?;
@@ -442,14 +489,16 @@ async fn check_command(cli: &Cli, ctx: Ctx, json: bool) -> anyhow::Result<ExitCo
     let warnings = crate::check::policy_warnings(&decls.desired, &live);
     let denied = verdicts.iter().filter(|v| !v.allowed).count();
     if json {
-        println!(
+        outln!(
+            ctx,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "functions": verdicts,
                 "warnings": warnings,
                 "denied": denied,
+                "not_checked": crate::check::NOT_CHECKED,
             }))?
-        );
+        )?;
     } else {
         let bold = anstyle::Style::new().bold();
         let green = bold.fg_color(Some(anstyle::AnsiColor::Green.into()));
@@ -460,7 +509,8 @@ async fn check_command(cli: &Cli, ctx: Ctx, json: bool) -> anyhow::Result<ExitCo
                 crate::check::PolicySource::Live => "the live policy (manage_policy = false)",
                 crate::check::PolicySource::None => "no policy",
             };
-            println!(
+            outln!(
+                ctx,
                 "{} {} ({}, {}) pulling from {}, judged against {source}",
                 if v.allowed {
                     ctx.out.paint(green, "allowed")
@@ -471,50 +521,71 @@ async fn check_command(cli: &Cli, ctx: Ctx, json: bool) -> anyhow::Result<ExitCo
                 v.account_id,
                 v.region,
                 v.repository
-            );
+            )?;
+            if v.allowed {
+                outln!(
+                    ctx,
+                    "    allowed by the repository policy; not checked: {}",
+                    crate::check::NOT_CHECKED.join(", ")
+                )?;
+            }
             for c in &v.checks {
-                println!(
+                outln!(
+                    ctx,
                     "    {} {}: {}",
                     if c.allowed { "ok  " } else { "NO  " },
                     c.requester,
                     c.explanation
-                );
+                )?;
             }
             if let Some(hint) = &v.hint {
-                println!("    hint: {}", hint.replace('\n', "\n          "));
+                outln!(ctx, "    hint: {}", hint.replace('\n', "\n          "))?;
             }
         }
         if verdicts.is_empty() {
-            println!("No functions are declared.");
+            outln!(ctx, "No functions are declared.")?;
         }
         for w in &warnings {
-            eprintln!(
+            errln!(
                 "warning: {}: {}\n  hint: {}",
-                w.repository, w.message, w.hint
+                w.repository,
+                w.message,
+                w.hint
             );
         }
     }
     if denied > 0 {
-        eprintln!("error: {denied} function(s) would be denied; nothing was changed");
+        errln!("error: {denied} function(s) would be denied; nothing was changed");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
+fn state_command(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<ExitCode> {
+    // Editing the state is finished even when nobody reads what it says.
+    let ctx = match command {
+        StateCommand::List | StateCommand::Show { .. } => ctx,
+        StateCommand::Rm { .. } | StateCommand::Mv { .. } => ctx.finishing(),
+    };
     let state = open_state(cli, "state")?;
     let snap = state.snapshot()?;
     match command {
         StateCommand::List => {
             if cli.verbose > 0 {
-                println!("# lineage {} serial {}", snap.lineage, snap.serial);
+                outln!(ctx, "# lineage {} serial {}", snap.lineage, snap.serial)?;
             }
             for (address, record) in &snap.resources {
                 if cli.verbose > 0 {
                     let t = record.target();
-                    println!("{address}\t{} ({}, {})", t.account, t.account_id, t.region);
+                    outln!(
+                        ctx,
+                        "{address}\t{} ({}, {})",
+                        t.account,
+                        t.account_id,
+                        t.region
+                    )?;
                 } else {
-                    println!("{address}");
+                    outln!(ctx, "{address}")?;
                 }
             }
         }
@@ -531,14 +602,17 @@ fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> 
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&shown)?);
+            outln!(ctx, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
         StateCommand::Rm { address } => {
             if !snap.resources.contains_key(address) {
                 bail!("{address} is not in the state");
             }
             state.remove(address)?;
-            println!("Removed {address} from the state; the resource itself was not touched.");
+            outln!(
+                ctx,
+                "Removed {address} from the state; the resource itself was not touched."
+            )?;
         }
         StateCommand::Mv {
             source,
@@ -547,11 +621,12 @@ fn state_command(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> 
             let moves = state_moves(&snap, source, destination)?;
             state.rename(&moves)?;
             for (from, to) in &moves {
-                println!("Moved {from} to {to}.");
+                outln!(ctx, "Moved {from} to {to}.")?;
             }
-            println!(
+            outln!(
+                ctx,
                 "The resources were not touched; the next plan updates their ferry:address tag."
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -614,7 +689,7 @@ fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
             other => {
                 let state = other?;
                 if let Some(stale) = &state.stale_holder {
-                    eprintln!(
+                    errln!(
                         "warning: the previous holder of this state ended without releasing it ({stale}); \
                          it was probably killed. Its lock ended with it."
                     );
@@ -625,9 +700,15 @@ fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
     }
 }
 
-fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
+async fn validate(cli: &Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
     let decls = load(cli)?;
     let d = &decls.desired;
+    if d.accounts.values().any(|a| a.profile.is_some()) {
+        let profiles = crate::cloud::profiles::Profiles::load()
+            .await
+            .map_err(anyhow::Error::msg)?;
+        declarations::check_profiles(&decls.sources, &profiles).map_err(LoadError::Invalid)?;
+    }
     for (key, synthesized) in policy::synthesize_all(d) {
         if let Err(e) = synthesized {
             let at = d
@@ -641,12 +722,15 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     // Without AWS, only extra_statements can be linted (live policies need `plan` or `check`).
     for w in crate::check::policy_warnings(d, &Default::default()) {
-        eprintln!(
+        errln!(
             "warning: {}: {}\n  hint: {}",
-            w.repository, w.message, w.hint
+            w.repository,
+            w.message,
+            w.hint
         );
     }
-    println!(
+    outln!(
+        ctx,
         "The declarations are valid: {} account(s), {} registr{}, {} repositor{}, {} image(s), {} function(s).",
         d.accounts.len(),
         d.registries.len(),
@@ -659,7 +743,7 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
         },
         d.images.len(),
         d.functions.len()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -667,7 +751,7 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// what it left in flight.
 fn warn_if_interrupted(
     state: &dyn StateStore,
-    ctx: Ctx,
+    ctx: Printer,
 ) -> anyhow::Result<Option<crate::state::Interruption>> {
     let Some(i) = crate::state::interruption(&state.journal()?) else {
         return Ok(None);
@@ -684,7 +768,7 @@ fn warn_if_interrupted(
                 .join(", ")
         )
     };
-    eprintln!(
+    errln!(
         "{} the previous apply was interrupted{} ({in_flight}). This plan is made from what is live: \
          resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
         ctx.err.paint(
@@ -707,7 +791,7 @@ async fn make_plan(
     state: &dyn StateStore,
     cloud: &dyn Cloud,
     targets: &[Address],
-    ctx: Ctx,
+    ctx: Printer,
 ) -> anyhow::Result<Plan> {
     let mut snapshot = state.snapshot()?;
     if let Some(i) = warn_if_interrupted(state, ctx)? {
@@ -734,7 +818,7 @@ async fn make_plan(
     if targets.is_empty() {
         return Ok(plan);
     }
-    eprintln!(
+    errln!(
         "{} the plan covers only {} and what they depend on; the declarations may not be fully applied.",
         ctx.err.paint(
             anstyle::Style::new()
@@ -762,14 +846,14 @@ async fn execute(
     plan: &Plan,
     cloud: &dyn Cloud,
     state: &SledState,
-    ctx: Ctx,
+    ctx: Printer,
     approved: bool,
     options: &apply::Options,
     verb: Verb,
 ) -> anyhow::Result<ExitCode> {
-    eprint!("{}", render::warnings_text(&plan.warnings, ctx.err));
+    err!("{}", render::warnings_text(&plan.warnings, ctx.err));
     if !plan.errors.is_empty() {
-        eprint!("{}", render::errors_text(&plan.errors, ctx.err));
+        err!("{}", render::errors_text(&plan.errors, ctx.err));
         bail!("the plan has errors; nothing was changed");
     }
     if !plan.has_changes() {
@@ -789,7 +873,8 @@ async fn execute(
             ),
             Verb::Destroy => ("Destroy complete!", format!("{destroy} destroyed")),
         };
-        println!(
+        outln!(
+            ctx,
             "\n{} Resources: {counts}.",
             ctx.out.paint(
                 anstyle::Style::new()
@@ -797,11 +882,11 @@ async fn execute(
                     .fg_color(Some(anstyle::AnsiColor::Green.into())),
                 title
             )
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     for (id, e) in &outcome.failed {
-        eprintln!(
+        errln!(
             "{} [{}] {}: {e}",
             ctx.err.paint(anstyle::Style::new().bold(), "failed:"),
             id + 1,
@@ -809,7 +894,7 @@ async fn execute(
         );
     }
     if let Some((id, e)) = &outcome.state_error {
-        eprintln!(
+        errln!(
             "failed: [{}] {} succeeded in AWS but could not be recorded: {e}",
             id + 1,
             plan.steps[*id].address
@@ -820,42 +905,50 @@ async fn execute(
         .first()
         .map(|(id, e)| format!("{}: {e}", plan.steps[*id].address))
         .unwrap_or_else(|| "a state write failed".to_string());
+    let hint = outcome.failed.first().and_then(|(_, e)| e.hint());
+    let failed = |message: String| -> anyhow::Result<ExitCode> {
+        Err(Hinted {
+            message,
+            hint: hint.clone(),
+        }
+        .into())
+    };
     if let Some(rb) = &outcome.rollback {
         for (id, e) in &rb.failed {
-            eprintln!(
+            errln!(
                 "not rolled back: [{}] {}: {e}",
                 id + 1,
                 plan.steps[*id].address
             );
         }
         for (id, why) in &rb.kept {
-            eprintln!(
+            errln!(
                 "not rolled back: [{}] {}: {why}",
                 id + 1,
                 plan.steps[*id].address
             );
         }
         if rb.failed.is_empty() && rb.kept.is_empty() {
-            bail!(
+            return failed(format!(
                 "apply failed and was rolled back: {cause}\nAll {} change(s) this apply made were undone \
                  and the state records it; nothing else was changed.",
                 rb.undone.len()
-            );
+            ));
         }
-        bail!(
+        return failed(format!(
             "apply failed: {cause}\nThe rollback undid {} change(s) but {} could not be undone (listed above); \
              run `ferry plan` to see what is left, fix the cause and apply again",
             rb.undone.len(),
             rb.failed.len() + rb.kept.len()
-        );
+        ));
     }
-    bail!(
+    failed(format!(
         "apply failed: {cause}\n{} step(s) completed and are recorded in state ({add} added, {change} changed, \
          {destroy} destroyed); {} step(s) were not started. Fix the error and run `ferry apply` again: it continues \
          from what is recorded.",
         outcome.completed.len(),
         outcome.skipped.len()
-    )
+    ))
 }
 
 fn count_completed(plan: &Plan, completed: &[usize]) -> (usize, usize, usize) {
@@ -886,7 +979,7 @@ fn confirm(verb: Verb) -> anyhow::Result<()> {
         Verb::Apply => "Do you want to perform these actions?",
         Verb::Destroy => "Do you really want to destroy everything ferry manages here?",
     };
-    eprint!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    err!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -943,7 +1036,7 @@ impl Progress {
             Some(live) => {
                 let _ = live.bars.println(text);
             }
-            None => eprintln!("{text}"),
+            None => errln!("{text}"),
         }
     }
 

@@ -98,6 +98,7 @@ mod tests {
         Step {
             id: 0,
             address: address.parse().unwrap(),
+            name: String::new(),
             action: Action::Delete,
             reason: String::new(),
             target: Target {

@@ -12,11 +12,13 @@ use super::{
 use crate::model::{Account, ImageRef, TagMutability, Target};
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
-use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_sdk_lambda::client::Waiters;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio::sync::Mutex;
+
+mod errors;
+use errors::{api, waited};
 
 /// How long to wait for a function to become Active or finish an update.
 const FUNCTION_WAIT: Duration = Duration::from_secs(300);
@@ -62,7 +64,34 @@ impl AwsCloud {
             loader = loader.retry_config(retry);
         }
         if let Some(p) = &account.profile {
-            loader = loader.profile_name(p);
+            // The declared profile, and only it: never the environment's keys or another
+            // profile, which may be another account's.
+            let profiles = super::profiles::Profiles::load().await.map_err(|message| {
+                CloudError::Credentials {
+                    account: target.account.clone(),
+                    account_id: target.account_id.clone(),
+                    message,
+                    hint: Some(
+                        "fix the file's syntax (`aws configure list` reports it too)".into(),
+                    ),
+                }
+            })?;
+            if !profiles.contains(p) {
+                return Err(CloudError::NoSuchProfile {
+                    account: target.account.clone(),
+                    profile: p.clone(),
+                    files: profiles.files.clone(),
+                    known: profiles.names(),
+                });
+            }
+            let from_profile = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(
+                    &aws_config::provider_config::ProviderConfig::default()
+                        .with_region(Some(region.clone())),
+                )
+                .profile_name(p)
+                .build();
+            loader = loader.profile_name(p).credentials_provider(from_profile);
         }
         let base = loader.load().await;
         let config = match &account.role_arn {
@@ -94,16 +123,13 @@ impl AwsCloud {
             return Ok(config);
         }
         let sts = aws_sdk_sts::Client::new(&config);
-        let identity = sts.get_caller_identity().send().await.map_err(|e| {
-            let message = e.message().map(str::to_string).unwrap_or_else(|| {
-                aws_smithy_types::error::display::DisplayErrorContext(&e).to_string()
-            });
-            CloudError::Credentials {
-                account: target.account.clone(),
-                account_id: target.account_id.clone(),
-                message,
-            }
-        })?;
+        let call = sts.get_caller_identity().send();
+        let what = format!("the credentials of account `{}`", target.account);
+        let at = errors::endpoint("sts", &target.region);
+        let identity = match errors::telling_when_slow(&what, &at, call).await {
+            Ok(identity) => identity,
+            Err(e) => return Err(self.identity_error(target, e).await),
+        };
         let actual = identity.account().unwrap_or_default().to_string();
         if actual != target.account_id {
             return Err(CloudError::WrongAccount {
@@ -119,21 +145,50 @@ impl AwsCloud {
         Ok(config)
     }
 
+    /// An account's first call failed: in ferry's words, with what to do (an SSO profile is
+    /// told to sign in again).
+    async fn identity_error(
+        &self,
+        target: &Target,
+        e: aws_sdk_sts::error::SdkError<
+            aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError,
+        >,
+    ) -> CloudError {
+        let account = self.accounts.get(&target.account);
+        let sso = match account.and_then(|a| a.profile.as_deref()) {
+            Some(p) => super::profiles::Profiles::load()
+                .await
+                .is_ok_and(|profiles| profiles.is_sso(p)),
+            None => false,
+        };
+        errors::identity(target, account, sso, e)
+    }
+
     async fn ecr(&self, target: &Target) -> Result<aws_sdk_ecr::Client, CloudError> {
-        Ok(aws_sdk_ecr::Client::new(&self.verified(target).await?))
+        let config = aws_sdk_ecr::config::Builder::from(&self.verified(target).await?)
+            .interceptor(errors::RetryNotice)
+            .build();
+        Ok(aws_sdk_ecr::Client::from_conf(config))
     }
 
     async fn lambda(&self, target: &Target) -> Result<aws_sdk_lambda::Client, CloudError> {
-        Ok(aws_sdk_lambda::Client::new(&self.verified(target).await?))
+        let config = aws_sdk_lambda::config::Builder::from(&self.verified(target).await?)
+            .interceptor(errors::RetryNotice)
+            .build();
+        Ok(aws_sdk_lambda::Client::from_conf(config))
     }
 }
 
 /// Bounds on one call: a connection that never answers is abandoned and retried rather than
-/// hanging the apply (the waiters for Active and Successful have their own limit).
+/// hanging the apply (the waiters for Active and Successful have their own limit). An endpoint
+/// that accepts and never answers is given up after the read timeout (`FERRY_READ_TIMEOUT`),
+/// retried, and bounded in all by the operation timeout.
 pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .operation_attempt_timeout(Duration::from_secs(60))
+        .connect_timeout(errors::CONNECT_TIMEOUT)
+        .read_timeout(errors::read_timeout())
+        .operation_attempt_timeout(errors::ATTEMPT_TIMEOUT)
+        .operation_timeout(errors::OPERATION_TIMEOUT)
         .build()
 }
 
@@ -165,25 +220,6 @@ pub fn retry_config(env: &dyn Fn(&str) -> Option<String>) -> Option<RetryConfig>
             .with_initial_backoff(Duration::from_millis(200))
             .with_max_backoff(Duration::from_secs(20)),
     )
-}
-
-/// Turns any SDK error into a [`CloudError::Api`] with AWS's code and message.
-fn api<E>(operation: &str, target: &Target, e: E) -> CloudError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let code = e.code().unwrap_or("RequestFailed").to_string();
-    let message = e
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| aws_smithy_types::error::display::DisplayErrorContext(&e).to_string());
-    CloudError::Api {
-        operation: operation.to_string(),
-        account_id: target.account_id.clone(),
-        region: target.region.clone(),
-        code,
-        message,
-    }
 }
 
 /// Tags AWS sets itself (`aws:cloudformation:stack-name`, ...): nobody may change or remove
@@ -285,7 +321,7 @@ impl AwsCloud {
             .function_name(name)
             .wait(FUNCTION_WAIT)
             .await
-            .map_err(|e| api("GetFunction (waiting for the update to finish)", target, e))?;
+            .map_err(|e| waited("GetFunction (waiting for the update to finish)", target, e))?;
         Ok(())
     }
 }
@@ -735,7 +771,7 @@ impl Cloud for AwsCloud {
                         message: c.state_reason().unwrap_or_default().to_string(),
                     }
                 }
-                _ => api(
+                _ => errors::waited(
                     "GetFunction (waiting for the function to be Active)",
                     target,
                     waited,

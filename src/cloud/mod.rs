@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod fake;
+pub mod profiles;
 
 use crate::model::{ImageRef, Target};
 use async_trait::async_trait;
@@ -89,6 +90,54 @@ pub enum CloudError {
         account: String,
         account_id: String,
         message: String,
+        /// What to do about it, when ferry can tell (`aws sso login --profile NAME`, ...).
+        hint: Option<String>,
+    },
+    /// The account's `profile` is in none of the AWS config files: never fall back to other
+    /// credentials, which may be another account's.
+    #[error("account `{account}` uses the profile `{profile}`, which is not defined in {files}")]
+    NoSuchProfile {
+        account: String,
+        profile: String,
+        /// The files looked in, as the user would name them.
+        files: String,
+        /// The profiles those files define.
+        known: Vec<String>,
+    },
+    /// The endpoint refused, dropped or never answered the call, after the SDK's retries.
+    #[error(
+        "{operation} for account {account_id} ({region}) could not get an answer from {endpoint}: {problem}"
+    )]
+    Endpoint {
+        operation: String,
+        account_id: String,
+        region: String,
+        /// (Boxed strings keep the error small enough to return everywhere.)
+        endpoint: Box<str>,
+        /// What happened and what was tried.
+        problem: Box<str>,
+    },
+    /// An answer arrived but could not be read (cut short, not what the API returns). Its body
+    /// is never shown: it may hold the function's environment.
+    #[error(
+        "{operation} in account {account_id} ({region}): the answer was damaged or cut short and could \
+         not be read ({what}); ferry did not use it"
+    )]
+    Unreadable {
+        operation: String,
+        account_id: String,
+        region: String,
+        what: String,
+    },
+    /// A permission error that ferry retried while a policy or role propagated, still there
+    /// at the end of `--propagation-timeout`.
+    #[error(
+        "{error} (still refused after retrying for {retried_s}s, {attempts} attempts, while permissions propagate)"
+    )]
+    StillRefused {
+        error: Box<CloudError>,
+        retried_s: u64,
+        attempts: u32,
     },
     #[error(
         "account `{account}` is not declared, but state has resources in it; declare it again (with its \
@@ -102,10 +151,81 @@ impl CloudError {
     pub fn code(&self) -> Option<&str> {
         match self {
             CloudError::Api { code, .. } => Some(code),
+            CloudError::StillRefused { error, .. } => error.code(),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CloudError::Credentials { hint, .. } => hint.clone(),
+            // Credentials that expire in the middle of a run (an SSO session, a short-lived
+            // AWS_SESSION_TOKEN).
+            CloudError::Api { code, .. }
+                if matches!(
+                    code.as_str(),
+                    "ExpiredToken" | "ExpiredTokenException" | "RequestExpired"
+                ) =>
+            {
+                Some(
+                    "the session token has expired: get new credentials (`aws sso login --profile NAME` \
+                     for an SSO profile) and run ferry again"
+                        .into(),
+                )
+            }
+            CloudError::NoSuchProfile { profile, known, .. } => Some(format!(
+                "fix the spelling of `profile` in the declarations{}, or add [profile {profile}] to the \
+                 AWS config file (`aws configure --profile {profile}` writes one)",
+                if known.is_empty() {
+                    " (those files define no profile at all)".to_string()
+                } else {
+                    format!(" (defined: {})", known.join(", "))
+                }
+            )),
+            CloudError::Endpoint { .. } => Some(
+                "check that the endpoint is the right one (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, the \
+                 profile's endpoint_url) and reachable from here (network, proxy, VPN); FERRY_READ_TIMEOUT \
+                 raises the wait for an answer"
+                    .into(),
+            ),
+            CloudError::Unreadable { .. } => Some(
+                "a proxy or the network between ferry and AWS cut the answer short; nothing was decided from \
+                 it. Run the command again"
+                    .into(),
+            ),
+            CloudError::StillRefused { error, .. } => {
+                let message = match error.as_ref() {
+                    CloudError::Api { message, .. } => message.as_str(),
+                    _ => "",
+                };
+                if message.contains("access the ECR image") {
+                    Some(ECR_DENIED_HINT.into())
+                } else if message.contains("cannot be assumed by Lambda") {
+                    Some(
+                        "the execution role's trust policy must let the service principal lambda.amazonaws.com \
+                         call sts:AssumeRole (and the role must exist in the function's account); \
+                         `ferry check` does not read roles"
+                            .into(),
+                    )
+                } else {
+                    None
+                }
+            }
             _ => None,
         }
     }
 }
+
+/// After a CreateFunction denied "Lambda does not have permission to access the ECR image":
+/// what else AWS evaluates besides the repository policy, and what `ferry check` sees of it.
+pub const ECR_DENIED_HINT: &str = "the repository policy is not all AWS evaluates; also check:
+  - the consumer account's service control policies (SCPs) and permissions boundaries
+  - the repository's KMS key policy, if it uses a customer managed key (Lambda needs kms:Decrypt)
+  - that the image still exists (it may have been deleted since the plan) and is in the function's region
+  - the function's execution role
+  `ferry check` judges the repository policy and the region rule (and `ferry plan` found the image); it \
+cannot see SCPs, permissions boundaries, KMS key policies or the execution role";
 
 /// The cloud as ferry sees it. Reads return `None`/absent for things that do not exist: absence
 /// is data, not an error.

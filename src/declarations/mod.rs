@@ -6,10 +6,12 @@
 //! column, the offending snippet and a hint; all problems are collected before returning.
 
 mod diagnostics;
+mod profiles;
 mod raw;
 mod validate;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Source};
+pub use profiles::check_profiles;
 
 use crate::model::Desired;
 use serde_spanned::Spanned;

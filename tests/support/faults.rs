@@ -33,6 +33,11 @@ pub enum Fault {
     Reset,
     /// Answer 200 with this JSON body (ECR's JSON 1.1): an answer moto never gives.
     Json(String),
+    /// Answer with this status and body, as they are: a damaged answer, an HTML error page.
+    Raw { status: u16, body: String },
+    /// Forward the request, then pass on only the first this many bytes of the answer's body
+    /// (a complete HTTP answer whose body was cut short on the way).
+    CutShort(usize),
     /// Forward the request (AWS does the work), then answer with the inner fault instead of
     /// AWS's answer: a response lost on the way back, a process killed after the effect.
     After(Box<Fault>),
@@ -307,6 +312,17 @@ async fn handle(
         Some(Fault::After(inner)) => (None, Some(*inner)),
         other => (other, None),
     };
+    if let Some(Fault::CutShort(n)) = before {
+        let (mut parts, body) = forward(parts, body, &shared, &client).await?.into_parts();
+        let whole = body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        let cut = whole.slice(..n.min(whole.len()));
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+        return Ok(Response::from_parts(parts, Full::new(cut)));
+    }
     if let Some(answer) = inject(&service, before).await {
         return answer;
     }
@@ -341,6 +357,15 @@ async fn inject(
                 .body(Full::new(Bytes::from(body)))
                 .map_err(std::io::Error::other),
         ),
+        Fault::Raw { status, body } => Some(
+            Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .header("Content-Type", "application/json")
+                .header("x-amzn-RequestId", "ferry-proxy-0000-0000-000000000000")
+                .body(Full::new(Bytes::from(body)))
+                .map_err(std::io::Error::other),
+        ),
+        Fault::CutShort(_) => None,
         Fault::Latency(d) => {
             tokio::time::sleep(d).await;
             None

@@ -100,13 +100,17 @@ impl Run {
         }
     }
 
-    /// Panics with both streams unless the exit code is `code`.
+    /// Panics with both streams unless the exit code is `code`. Every error a test provokes
+    /// (exit 1) is also checked for Debug dumps in place of words ([`assert_no_debug`]).
     pub fn expect(self, code: i32) -> Run {
         assert_eq!(
             self.code, code,
             "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
             self.code, self.stdout, self.stderr
         );
+        if code == 1 {
+            assert_no_debug(&self.stderr);
+        }
         self
     }
 }
@@ -417,4 +421,76 @@ pub fn cloud_snapshot(w: &World) -> serde_json::Value {
 
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("read file")
+}
+
+impl World {
+    /// The ferry command as [`World::ferry`] runs it, to wire its streams by hand.
+    pub fn ferry_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        self.env(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// Panics if `text` (an error ferry printed) holds a Rust Debug dump or the SDK's internals
+/// instead of words: `Name { field: ... }`, `Name(Name {`, `DispatchFailure(`, a raw body.
+pub fn assert_no_debug(text: &str) {
+    for pattern in [
+        "DispatchFailure(",
+        "ServiceError {",
+        "ConnectorError",
+        "Response {",
+        "SdkBody",
+        "raw: ",
+        "panicked",
+    ] {
+        assert!(
+            !text.contains(pattern),
+            "the SDK's internals (`{pattern}`) where words belong:\n{text}"
+        );
+    }
+    if let Some(at) = debug_struct(text) {
+        panic!("a Debug dump (`{at}`) where words belong:\n{text}");
+    }
+}
+
+/// The first `Name { field:` (a Debug-printed struct) or `Name(Name` in `text`. A TOML inline
+/// table in a diagnostic's snippet (`{ KEY = "v" }`) is not one.
+pub fn debug_struct(text: &str) -> Option<String> {
+    let ident = |s: &str| {
+        let s = s.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        s.len()
+    };
+    for (i, _) in text.match_indices("{ ") {
+        let before = &text[..i];
+        let Some(name) = before.strip_suffix(' ') else {
+            continue;
+        };
+        let start = ident(name);
+        let word = &name[start..];
+        let after = &text[i + 2..];
+        let field_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if word.starts_with(|c: char| c.is_ascii_uppercase())
+            && field_len > 0
+            && after[field_len..].starts_with(": ")
+        {
+            return Some(format!("{word} {{ {}", &after[..field_len + 1]));
+        }
+    }
+    text.match_indices('(').find_map(|(i, _)| {
+        let before = &text[..i];
+        let word = &before[ident(before)..];
+        let after = &text[i + 1..];
+        let next = &after[..after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len())];
+        (!word.is_empty()
+            && word == next
+            && word.starts_with(|c: char| c.is_ascii_uppercase())
+            && after[next.len()..].starts_with(" {"))
+        .then(|| format!("{word}({next} {{"))
+    })
 }
