@@ -84,6 +84,24 @@ pub enum CloudError {
         expected: String,
         actual: String,
     },
+    /// A create answered that the resource already exists, and the live one does not carry
+    /// this address's ownership tags: not ferry's own retried create, but someone else's
+    /// resource made since the plan. Nothing of it was touched.
+    #[error(
+        "{kind} `{name}` in account {account_id} ({region}) was created by someone else since the plan: \
+         {operation} answered {code}, and the {kind} does not carry ferry's ownership tags for {address}; \
+         ferry left it untouched. Run `ferry plan` again: it shows the {kind} as not managed by this \
+         project, with how to import it or give the declaration another `name`"
+    )]
+    CreatedElsewhere {
+        kind: String,
+        name: String,
+        address: String,
+        operation: String,
+        account_id: String,
+        region: String,
+        code: String,
+    },
     #[error("cannot get credentials for account `{account}` ({account_id}): {message}")]
     Credentials {
         account: String,
@@ -206,6 +224,36 @@ pub fn tag_delta(
         .cloned()
         .collect();
     (set, remove)
+}
+
+impl CloudError {
+    /// The answer to a create whose resource exists and is not `ours` (see [`same_owner`]).
+    pub fn created_elsewhere(
+        kind: &str,
+        target: &Target,
+        name: &str,
+        ours: &BTreeMap<String, String>,
+        conflict: &CloudError,
+    ) -> CloudError {
+        let (operation, code) = match conflict {
+            CloudError::Api {
+                operation, code, ..
+            } => (operation.clone(), code.clone()),
+            other => (format!("the create of {kind} `{name}`"), other.to_string()),
+        };
+        CloudError::CreatedElsewhere {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            address: ours
+                .get(crate::model::TAG_ADDRESS)
+                .cloned()
+                .unwrap_or_default(),
+            operation,
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            code,
+        }
+    }
 }
 
 /// Whether a live resource's tags name the same ferry project and address as `ours`.
