@@ -319,9 +319,9 @@ fn account_changes(desired: &Desired, state: &Snapshot) -> Vec<PlanError> {
                 declared_at: None,
                 address: address.clone(),
                 message: format!(
-                    "{address} was applied in account {} (account key `{}`), but the declarations now \
-                     give `{}` the id {declared}; ferry does not read or change account {declared} \
-                     in the name of what it made in account {}",
+                    "it was applied in account {} (account key `{}`), but the declarations now give \
+                     `{}` the id {declared}; ferry does not read or change account {declared} in the \
+                     name of what it made in account {}",
                     target.account_id, target.account, target.account, target.account_id
                 ),
                 hint: format!(
