@@ -169,7 +169,11 @@ fn a_repository_someone_else_creates_after_the_plan_is_not_taken_over() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("ferry left it untouched"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ferry left it untouched"),
+        "{}",
+        run.stderr
+    );
     // No tag, no setting: still MUTABLE, without scanning, without ferry's tags.
     assert_eq!(
         theirs["hello"],
@@ -298,7 +302,8 @@ fn a_lost_create_repository_answer_is_finished_by_the_next_apply(fault: Fault) {
         plan.stderr
     );
     assert!(
-        plan.stdout.contains("repository.extra will be adopted into state"),
+        plan.stdout
+            .contains("repository.extra will be adopted into state"),
         "{}",
         plan.stdout
     );
@@ -400,8 +405,9 @@ fn a_killed_create_survives_a_targeted_apply_and_a_failed_one_and_is_then_adopte
         Fault::Aws {
             status: 400,
             code: "LimitExceededException".to_string(),
-            message: "The operation did not succeed because it would have exceeded a service limit."
-                .to_string(),
+            message:
+                "The operation did not succeed because it would have exceeded a service limit."
+                    .to_string(),
         },
     ));
     let failed = w
