@@ -592,11 +592,10 @@ impl Cloud for AwsCloud {
                 let live = repository_tags(target, &ecr, &arn).await?;
                 if !super::same_owner(&live, &config.tags) {
                     return Err(CloudError::created_elsewhere(
-                        "repository",
+                        &super::REPOSITORY_EXISTS,
                         target,
                         &config.name,
                         &config.tags,
-                        &e,
                     ));
                 }
                 self.set_repository_settings(target, &ecr, None, config)
@@ -731,11 +730,10 @@ impl Cloud for AwsCloud {
                 // Someone else's function, made since the plan: not touched.
                 Some(_) => {
                     return Err(CloudError::created_elsewhere(
-                        "function",
+                        &super::FUNCTION_EXISTS,
                         target,
                         &config.name,
                         &config.tags,
-                        &e,
                     ));
                 }
                 None => return Err(e),

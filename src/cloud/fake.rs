@@ -268,17 +268,11 @@ impl Cloud for FakeCloud {
         if let Some(live) = w.repositories.get(&k)
             && !super::same_owner(&live.tags, &config.tags)
         {
-            let conflict = api_error(
-                "CreateRepository",
-                "RepositoryAlreadyExistsException",
-                "The repository already exists",
-            );
             return Err(CloudError::created_elsewhere(
-                "repository",
+                &super::REPOSITORY_EXISTS,
                 target,
                 &config.name,
                 &config.tags,
-                &conflict,
             ));
         }
         w.repositories.insert(k, config.clone());
@@ -363,17 +357,11 @@ impl Cloud for FakeCloud {
             // A retried create that finds the function its first attempt made (see AwsCloud).
             Some(live) if super::same_owner(&live.tags, &config.tags) => {}
             Some(_) => {
-                let conflict = api_error(
-                    "CreateFunction",
-                    "ResourceConflictException",
-                    "Function already exist",
-                );
                 return Err(CloudError::created_elsewhere(
-                    "function",
+                    &super::FUNCTION_EXISTS,
                     target,
                     &config.name,
                     &config.tags,
-                    &conflict,
                 ));
             }
             None => {

@@ -88,19 +88,19 @@ pub enum CloudError {
     /// this address's ownership tags: not ferry's own retried create, but someone else's
     /// resource made since the plan. Nothing of it was touched.
     #[error(
-        "{kind} `{name}` in account {account_id} ({region}) was created by someone else since the plan: \
-         {operation} answered {code}, and the {kind} does not carry ferry's ownership tags for {address}; \
-         ferry left it untouched. Run `ferry plan` again: it shows the {kind} as not managed by this \
-         project, with how to import it or give the declaration another `name`"
+        "{} `{name}` in {place} was created by someone else since the plan: {} answered {}, and \
+         the {} does not carry ferry's ownership tags for {address}; ferry left it untouched. Run \
+         `ferry plan` again: it shows the {} as not managed by this project, with how to import it \
+         or give the declaration another `name`",
+        .conflict.0, .conflict.1, .conflict.2, .conflict.0, .conflict.0
     )]
     CreatedElsewhere {
-        kind: String,
+        /// (kind, operation, AWS's code): [`REPOSITORY_EXISTS`] or [`FUNCTION_EXISTS`].
+        conflict: &'static Conflict,
         name: String,
         address: String,
-        operation: String,
-        account_id: String,
-        region: String,
-        code: String,
+        /// `account 111111111111 (us-east-1)`
+        place: String,
     },
     #[error("cannot get credentials for account `{account}` ({account_id}): {message}")]
     Credentials {
@@ -121,6 +121,24 @@ impl CloudError {
         match self {
             CloudError::Api { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// The answer to a create whose resource exists and is not `ours` (see [`same_owner`]).
+    pub fn created_elsewhere(
+        conflict: &'static Conflict,
+        target: &Target,
+        name: &str,
+        ours: &BTreeMap<String, String>,
+    ) -> CloudError {
+        CloudError::CreatedElsewhere {
+            conflict,
+            name: name.to_string(),
+            address: ours
+                .get(crate::model::TAG_ADDRESS)
+                .cloned()
+                .unwrap_or_default(),
+            place: format!("account {} ({})", target.account_id, target.region),
         }
     }
 }
@@ -226,35 +244,16 @@ pub fn tag_delta(
     (set, remove)
 }
 
-impl CloudError {
-    /// The answer to a create whose resource exists and is not `ours` (see [`same_owner`]).
-    pub fn created_elsewhere(
-        kind: &str,
-        target: &Target,
-        name: &str,
-        ours: &BTreeMap<String, String>,
-        conflict: &CloudError,
-    ) -> CloudError {
-        let (operation, code) = match conflict {
-            CloudError::Api {
-                operation, code, ..
-            } => (operation.clone(), code.clone()),
-            other => (format!("the create of {kind} `{name}`"), other.to_string()),
-        };
-        CloudError::CreatedElsewhere {
-            kind: kind.to_string(),
-            name: name.to_string(),
-            address: ours
-                .get(crate::model::TAG_ADDRESS)
-                .cloned()
-                .unwrap_or_default(),
-            operation,
-            account_id: target.account_id.clone(),
-            region: target.region.clone(),
-            code,
-        }
-    }
-}
+/// A resource kind, the create that can find its name taken, and AWS's code for that.
+pub type Conflict = (&'static str, &'static str, &'static str);
+
+/// What CreateRepository and CreateFunction answer for a name that is taken.
+pub const REPOSITORY_EXISTS: Conflict = (
+    "repository",
+    "CreateRepository",
+    "RepositoryAlreadyExistsException",
+);
+pub const FUNCTION_EXISTS: Conflict = ("function", "CreateFunction", "ResourceConflictException");
 
 /// Whether a live resource's tags name the same ferry project and address as `ours`.
 pub fn same_owner(live: &BTreeMap<String, String>, ours: &BTreeMap<String, String>) -> bool {
