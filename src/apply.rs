@@ -130,7 +130,7 @@ impl Run<'_> {
             .snapshot()
             .map(|s| s.resources.contains_key(&step.address))
             .unwrap_or(false);
-        let phase = if recorded {
+        let phase = if recorded || !may_have_acted(e) {
             Phase::Failed
         } else {
             Phase::Uncertain
@@ -237,6 +237,18 @@ pub async fn execute(
     }
     run.journal(Phase::Finished, None, "");
     outcome
+}
+
+/// Whether a failed call may still have done its work at AWS. Refusals ferry makes itself
+/// before calling, and a create that found someone else's resource, made nothing.
+fn may_have_acted(e: &CloudError) -> bool {
+    !matches!(
+        e,
+        CloudError::CreatedElsewhere { .. }
+            | CloudError::WrongAccount { .. }
+            | CloudError::Credentials { .. }
+            | CloudError::UnknownAccount { .. }
+    )
 }
 
 fn creates_function(op: &Operation) -> bool {

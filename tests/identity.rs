@@ -181,13 +181,15 @@ fn a_repository_someone_else_creates_after_the_plan_is_not_taken_over() {
     );
     assert_eq!(w.admin("repos", REGISTRY, &[]), theirs);
     assert!(!state_list(&w).contains(&"repository.hello".to_string()));
-    // And a fresh plan refuses it as someone else's.
+    // And a fresh plan refuses it as someone else's; the failed create is settled (it made
+    // nothing), so no call is reported in flight.
     let plan = w.ferry(&["plan"]).expect(1);
     assert!(
         plan.stderr.contains("is not managed by this project"),
         "{}",
         plan.stderr
     );
+    assert!(!plan.stderr.contains("in flight"), "{}", plan.stderr);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! template) with `external_id`; clients are cached per account and region. `AWS_ENDPOINT_URL`
 //! points every client at an emulator such as moto.
 //!
-//! Every account is checked with STS GetCallerIdentity before the first call into it: applying
-//! into the wrong account is the worst thing this tool could do.
+//! Every account id and region is checked with STS GetCallerIdentity before the first call into
+//! it: applying into the wrong account is the worst thing this tool could do.
 
 use super::{
     Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig, tag_delta,
