@@ -125,6 +125,23 @@ impl Run<'_> {
             tracing::warn!("cannot write the apply journal: {e}");
         }
     }
+
+    /// Journals a failed step. For an address state has no record of, the failure may hide
+    /// work AWS did (an answer lost, malformed or timed out after a create), so the call stays
+    /// in flight for the next applies to settle.
+    fn failed(&self, step: &Step, e: &CloudError) {
+        let recorded = self
+            .state
+            .snapshot()
+            .map(|s| s.resources.contains_key(&step.address))
+            .unwrap_or(false);
+        let phase = if recorded || !may_have_acted(e) {
+            Phase::Failed
+        } else {
+            Phase::Uncertain
+        };
+        self.journal(phase, Some(step), e.to_string());
+    }
 }
 
 /// Runs the plan. Stops scheduling after the first level with a failure; steps already running
@@ -152,7 +169,13 @@ pub async fn execute(
         ran: Default::default(),
         stop: AtomicBool::new(false),
     };
-    if let Err(e) = state.journal_clear() {
+    // The previous applies' journal is forgotten, except the calls still in flight for
+    // addresses state has no record of: what they made is adopted by whichever later apply
+    // plans that address.
+    if let Err(e) = state
+        .journal()
+        .and_then(|j| state.journal_replace(&crate::state::unsettled(&j, &prior)))
+    {
         tracing::warn!("cannot clear the previous apply journal: {e}");
     }
     // Which file declares what: a later plan that does not read a file never deletes its work.
@@ -225,6 +248,18 @@ pub async fn execute(
     outcome
 }
 
+/// Whether a failed call may still have done its work at AWS. Refusals ferry makes itself
+/// before calling, and a create that found someone else's resource, made nothing.
+fn may_have_acted(e: &CloudError) -> bool {
+    !matches!(
+        e,
+        CloudError::CreatedElsewhere { .. }
+            | CloudError::WrongAccount { .. }
+            | CloudError::Credentials { .. }
+            | CloudError::UnknownAccount { .. }
+    )
+}
+
 fn creates_function(op: &Operation) -> bool {
     match op {
         Operation::CreateFunction { .. } => true,
@@ -234,7 +269,15 @@ fn creates_function(op: &Operation) -> bool {
 }
 
 async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
-    run.journal(Phase::Intent, Some(step), format!("{:?}", step.action));
+    // The intent must be durable before the call: a create whose answer is lost is adopted
+    // later only because the journal shows it in flight.
+    run.state.journal_append(&JournalEntry {
+        apply: run.apply.clone(),
+        phase: Phase::Intent,
+        step: Some(step.id),
+        address: Some(step.address.clone()),
+        detail: format!("{:?}", step.action),
+    })?;
     // A move only renames state records, all in one transaction.
     if let Operation::Move { moves } = &step.operation {
         run.state.rename(moves)?;
@@ -244,7 +287,7 @@ async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
     let restored = match restore_unsaved(run.cloud, &step.target, &step.operation).await {
         Ok(r) => r,
         Err(e) => {
-            run.journal(Phase::Failed, Some(step), e.to_string());
+            run.failed(step, &e);
             return Err(e.into());
         }
     };
@@ -254,7 +297,7 @@ async fn run_step(run: &Run<'_>, step: &Step) -> Result<(), StepError> {
         run.ran.lock().expect("lock").insert(step.id, op);
     }
     if let Err(e) = &result {
-        run.journal(Phase::Failed, Some(step), e.to_string());
+        run.failed(step, e);
         return Err(e.clone().into());
     }
     match &step.record {
@@ -552,6 +595,10 @@ async fn rollback(
         let ran = run.ran.lock().expect("lock").get(&id).cloned();
         let op = ran.as_ref().unwrap_or(&step.operation);
         match clean_failed(run.cloud, &step.target, op).await {
+            // A function create looked for what it left and found nothing of its own.
+            Ok(false) if creates_function(op) => {
+                run.journal(Phase::Settled, Some(step), "the failed create left nothing");
+            }
             Ok(false) => {}
             Ok(true) => {
                 run.journal(

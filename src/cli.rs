@@ -768,8 +768,17 @@ fn warn_if_interrupted(
                 .join(", ")
         )
     };
+    let what = if i.finished {
+        // The last apply ended, but calls of it (or of an earlier one) never got an answer
+        // that settled them: a create whose answer was lost.
+        "an earlier apply did not learn the outcome of some calls".to_string()
+    } else if i.rolling_back {
+        "the previous apply was interrupted while rolling back".to_string()
+    } else {
+        "the previous apply was interrupted".to_string()
+    };
     errln!(
-        "{} the previous apply was interrupted{} ({in_flight}). This plan is made from what is live: \
+        "{} {what} ({in_flight}). This plan is made from what is live: \
          resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
         ctx.err.paint(
             anstyle::Style::new()
@@ -777,11 +786,6 @@ fn warn_if_interrupted(
                 .fg_color(Some(anstyle::AnsiColor::Yellow.into())),
             "Warning:"
         ),
-        if i.rolling_back {
-            " while rolling back"
-        } else {
-            ""
-        }
     );
     Ok(Some(i))
 }

@@ -312,11 +312,17 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
     }
     p.undeclared();
     let Planner {
-        drafts,
+        mut drafts,
         mut errors,
-        unchanged,
+        mut unchanged,
         ..
     } = p;
+    // A record whose account key now names another account is not planned at all: no step may
+    // read or write the other account's resources in its name.
+    let repointed = account_changes(desired, state);
+    drafts.retain(|d| !repointed.iter().any(|e| e.address == d.step.address));
+    unchanged.retain(|a| !repointed.iter().any(|e| &e.address == a));
+    errors.extend(repointed);
     let steps = order(drafts);
     errors.extend(one_step_per_resource(&steps, state));
     for e in &mut errors {
@@ -482,6 +488,48 @@ fn one_step_per_resource(steps: &[Step], state: &Snapshot) -> Vec<PlanError> {
         }
     }
     errors
+}
+
+/// The id the declarations now give `target`'s account key, when it is not the id the target
+/// was recorded with.
+pub fn account_changed<'a>(desired: &'a Desired, target: &Target) -> Option<&'a str> {
+    desired
+        .accounts
+        .get(&target.account)
+        .map(|a| a.id.as_str())
+        .filter(|id| *id != target.account_id)
+}
+
+/// A plan error for every record made in another account than its account key now declares:
+/// the account id is part of a resource's identity, so ferry neither reads the new account's
+/// resource of the same name as this one nor deletes anything to "move" it.
+fn account_changes(desired: &Desired, state: &Snapshot) -> Vec<PlanError> {
+    state
+        .resources
+        .iter()
+        .filter_map(|(address, record)| {
+            let target = record.target();
+            let declared = account_changed(desired, target)?;
+            Some(PlanError {
+                declared_at: None,
+                address: address.clone(),
+                message: format!(
+                    "it was applied in account {} (account key `{}`), but the declarations now give \
+                     `{}` the id {declared}; ferry does not read or change account {declared} in the \
+                     name of what it made in account {}",
+                    target.account_id, target.account, target.account, target.account_id
+                ),
+                hint: format!(
+                    "if the id was changed by mistake, put `id = \"{}\"` back; to leave what is in \
+                     account {} alone and manage account {declared} from now on, forget the record with \
+                     `ferry state rm {address}`; to keep both, declare a new account key for \
+                     {declared} and move the declarations that belong there (`ferry state mv` or a \
+                     `[[moved]]` block follows a renamed address)",
+                    target.account_id, target.account_id
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The live policy text of each declared repository, by key.

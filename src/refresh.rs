@@ -48,6 +48,12 @@ pub async fn refresh(
         .map(|f| (f.target.clone(), f.name.clone()))
         .collect();
     for record in state.resources.values() {
+        // A record made in another account than its key now declares: the key's credentials
+        // belong to the new id, so reading the record's place with them would read another
+        // account's resource under this name. The planner reports it (`account_changes`).
+        if crate::planner::account_changed(desired, record.target()).is_some() {
+            continue;
+        }
         match record {
             Record::Repository { target, config, .. } => {
                 let place = (target.clone(), config.name.clone());
@@ -67,13 +73,14 @@ pub async fn refresh(
         }
     }
 
-    // Verify every account before reading anything from it.
-    let accounts: BTreeMap<String, Target> = repo_places
+    // Verify every account id and region before reading anything from it: each target, not
+    // one per account key, so that a key's credentials are checked against every id read.
+    let targets: BTreeSet<&Target> = repo_places
         .iter()
         .chain(function_places.iter())
-        .map(|(t, _)| (t.account.clone(), t.clone()))
+        .map(|(t, _)| t)
         .collect();
-    stream::iter(accounts.values())
+    stream::iter(targets)
         .map(|t| cloud.verify_account(t))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<()>>()

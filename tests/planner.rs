@@ -1342,3 +1342,85 @@ async fn a_moved_repository_s_policy_still_waits_for_the_deletes_of_its_consumer
     apply_all(&cloud, &d, &state).await;
     assert!(plan(&cloud, &d, &state).await.steps.is_empty());
 }
+
+#[tokio::test]
+async fn a_record_whose_account_key_now_names_another_id_is_a_plan_error_and_is_not_read() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let repointed = format!("{BASE}{PROD_FN}")
+        .replace("id = \"222222222222\"", "id = \"444444444444\"")
+        .replace(
+            "arn:aws:iam::222222222222:role/LambdaRole",
+            "arn:aws:iam::444444444444:role/LambdaRole",
+        );
+    let d = desired(&repointed);
+    let before = cloud.calls().len();
+    let p = plan(&cloud, &d, &state).await;
+    let error = p
+        .errors
+        .iter()
+        .find(|e| e.address.to_string() == "function.hello-world")
+        .unwrap_or_else(|| panic!("{:?}", p.errors));
+    assert!(
+        error.message.contains("applied in account 222222222222")
+            && error.message.contains("the id 444444444444"),
+        "{}",
+        error.message
+    );
+    assert!(error.hint.contains("ferry state rm function.hello-world"));
+    // No step for it, and only its declared place was read: the recorded one would be read
+    // with the new id's credentials.
+    assert!(
+        p.steps
+            .iter()
+            .all(|s| s.address.to_string() != "function.hello-world"),
+        "{:?}",
+        summary(&p)
+    );
+    let reads = cloud.calls()[before..]
+        .iter()
+        .filter(|c| *c == "GetFunction hello-world")
+        .count();
+    assert_eq!(reads, 1, "{:?}", &cloud.calls()[before..]);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_stays_in_flight_through_other_applies() {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    let two = format!("{BASE}\n[repositories.lost]\nregistry = \"central\"\n");
+    cloud.fail_after_effect(
+        "CreateRepository",
+        Some("lost"),
+        api_error("CreateRepository", "RequestFailed", "the answer was lost"),
+    );
+    let p = plan(&cloud, &desired(&two), &state).await;
+    let outcome = apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+    assert_eq!(outcome.failed.len(), 1);
+    let lost: ferry::model::Address = "repository.lost".parse().unwrap();
+    let i = ferry::state::interruption(&state.journal().unwrap()).expect("in flight");
+    assert!(i.finished);
+    assert_eq!(i.in_flight, vec![lost.clone()]);
+    // Another apply that does not plan `lost` (here: one that only adds `other`) keeps it.
+    let other = format!("{BASE}\n[repositories.other]\nregistry = \"central\"\n");
+    apply_all(&cloud, &desired(&other), &state).await;
+    let i = ferry::state::interruption(&state.journal().unwrap()).expect("still in flight");
+    assert_eq!(i.in_flight, vec![lost.clone()]);
+    // The journal's word lets the planner adopt what carries the address's tags; once
+    // recorded, nothing is in flight any more.
+    let both = format!("{other}\n[repositories.lost]\nregistry = \"central\"\n");
+    let mut snap = state.snapshot().unwrap();
+    snap.interrupted = i.in_flight.into_iter().collect();
+    let observed = refresh::refresh(&cloud, &desired(&both), &snap)
+        .await
+        .unwrap();
+    let p = planner::plan(&desired(&both), &snap, &observed);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(summary(&p), vec!["0 Adopt repository.lost"]);
+    let outcome = apply::execute(&p, &cloud, &state, &apply::Options::default(), &Quiet).await;
+    assert!(outcome.succeeded(), "{outcome:?}");
+    assert_eq!(ferry::state::interruption(&state.journal().unwrap()), None);
+}

@@ -3,8 +3,8 @@
 //! template) with `external_id`; clients are cached per account and region. `AWS_ENDPOINT_URL`
 //! points every client at an emulator such as moto.
 //!
-//! Every account is checked with STS GetCallerIdentity before the first call into it: applying
-//! into the wrong account is the worst thing this tool could do.
+//! Every account id and region is checked with STS GetCallerIdentity before the first call into
+//! it: applying into the wrong account is the worst thing this tool could do.
 
 use super::{
     Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig, tag_delta,
@@ -33,7 +33,11 @@ const MANIFEST_TYPES: [&str; 3] = [
 pub struct AwsCloud {
     accounts: BTreeMap<String, Account>,
     configs: Mutex<HashMap<(String, String), SdkConfig>>,
-    verified: Mutex<HashMap<String, String>>,
+    /// Targets (account key, account id, region) whose credentials GetCallerIdentity showed to
+    /// be that account id's. Keyed by the id and region actually called, never by the key alone:
+    /// a record of 592444418872 read with the credentials of a key now declared as
+    /// 777777777777 must be refused, not answered from the other account.
+    verified: Mutex<HashMap<Target, String>>,
 }
 
 impl AwsCloud {
@@ -116,10 +120,11 @@ impl AwsCloud {
         Ok(config)
     }
 
-    /// A verified config: the first use of an account checks who the credentials belong to.
+    /// A verified config: the first call to an account id and region checks who the
+    /// credentials belong to.
     async fn verified(&self, target: &Target) -> Result<SdkConfig, CloudError> {
         let config = self.config(target).await?;
-        if self.verified.lock().await.contains_key(&target.account) {
+        if self.verified.lock().await.contains_key(target) {
             return Ok(config);
         }
         let sts = aws_sdk_sts::Client::new(&config);
@@ -138,10 +143,7 @@ impl AwsCloud {
                 actual,
             });
         }
-        self.verified
-            .lock()
-            .await
-            .insert(target.account.clone(), actual);
+        self.verified.lock().await.insert(target.clone(), actual);
         Ok(config)
     }
 
@@ -242,6 +244,25 @@ fn ecr_tags(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_ecr::types::Tag> {
                 .ok()
         })
         .collect()
+}
+
+/// The tags of one repository (those AWS sets itself left out).
+async fn repository_tags(
+    target: &Target,
+    ecr: &aws_sdk_ecr::Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, CloudError> {
+    Ok(ecr
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| api("ListTagsForResource", target, e))?
+        .tags()
+        .iter()
+        .filter(|t| !is_aws_tag(t.key()))
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect())
 }
 
 fn function_arn(target: &Target, name: &str) -> String {
@@ -360,17 +381,7 @@ impl Cloud for AwsCloud {
                 .repository_arn()
                 .map(str::to_string)
                 .unwrap_or_else(|| repository_arn(target, &name));
-            let tags = ecr
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| api("ListTagsForResource", target, e))?
-                .tags()
-                .iter()
-                .filter(|t| !is_aws_tag(t.key()))
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
+            let tags = repository_tags(target, &ecr, &arn).await?;
             let tag_mutability = match r.image_tag_mutability().map(|m| m.as_str()) {
                 Some(m) if m.starts_with("IMMUTABLE") => TagMutability::Immutable,
                 _ => TagMutability::Mutable,
@@ -607,13 +618,24 @@ impl Cloud for AwsCloud {
             Ok(_) => Ok(()),
             Err(e) => {
                 let e = api("CreateRepository", target, e);
-                if is_code(&e, &["RepositoryAlreadyExistsException"]) {
-                    // A retried step: bring the existing repository to the declared settings.
-                    self.set_repository_settings(target, &ecr, None, config)
-                        .await
-                } else {
-                    Err(e)
+                if !is_code(&e, &["RepositoryAlreadyExistsException"]) {
+                    return Err(e);
                 }
+                // Ferry's own create, retried after its answer was lost, made a repository
+                // with this address's ownership tags: bring it to the declared settings. One
+                // without them was made by someone else since the plan and is not touched.
+                let arn = repository_arn(target, &config.name);
+                let live = repository_tags(target, &ecr, &arn).await?;
+                if !super::same_owner(&live, &config.tags) {
+                    return Err(CloudError::created_elsewhere(
+                        &super::REPOSITORY_EXISTS,
+                        target,
+                        &config.name,
+                        &config.tags,
+                    ));
+                }
+                self.set_repository_settings(target, &ecr, None, config)
+                    .await
             }
         }
     }
@@ -736,13 +758,21 @@ impl Cloud for AwsCloud {
         if let Err(e) = created {
             // The SDK retries a call whose answer was lost; the retry then finds the function
             // the first attempt created. That one, carrying this address's ownership tags, is ours.
-            let ours = is_code(&e, &["ResourceConflictException"])
-                && self
-                    .read_function(target, &config.name)
-                    .await?
-                    .is_some_and(|l| super::same_owner(&l.config.tags, &config.tags));
-            if !ours {
+            if !is_code(&e, &["ResourceConflictException"]) {
                 return Err(e);
+            }
+            match self.read_function(target, &config.name).await? {
+                Some(l) if super::same_owner(&l.config.tags, &config.tags) => {}
+                // Someone else's function, made since the plan: not touched.
+                Some(_) => {
+                    return Err(CloudError::created_elsewhere(
+                        &super::FUNCTION_EXISTS,
+                        target,
+                        &config.name,
+                        &config.tags,
+                    ));
+                }
+                None => return Err(e),
             }
         }
         if let Err(waited) = lambda

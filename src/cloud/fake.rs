@@ -261,10 +261,23 @@ impl Cloud for FakeCloud {
         config: &RepositoryConfig,
     ) -> Result<(), CloudError> {
         self.call("CreateRepository", &config.name)?;
-        self.world()
-            .repositories
-            .insert(key(target, &config.name), config.clone());
-        Ok(())
+        let mut w = self.world();
+        let k = key(target, &config.name);
+        // As AwsCloud: an existing repository is this create's own retried work only when it
+        // carries this address's ownership tags; anyone else's is left as it is.
+        if let Some(live) = w.repositories.get(&k)
+            && !super::same_owner(&live.tags, &config.tags)
+        {
+            return Err(CloudError::created_elsewhere(
+                &super::REPOSITORY_EXISTS,
+                target,
+                &config.name,
+                &config.tags,
+            ));
+        }
+        w.repositories.insert(k, config.clone());
+        drop(w);
+        self.after("CreateRepository", &config.name)
     }
 
     async fn update_repository(
@@ -344,10 +357,11 @@ impl Cloud for FakeCloud {
             // A retried create that finds the function its first attempt made (see AwsCloud).
             Some(live) if super::same_owner(&live.tags, &config.tags) => {}
             Some(_) => {
-                return Err(api_error(
-                    "CreateFunction",
-                    "ResourceConflictException",
-                    "Function already exist",
+                return Err(CloudError::created_elsewhere(
+                    &super::FUNCTION_EXISTS,
+                    target,
+                    &config.name,
+                    &config.tags,
                 ));
             }
             None => {

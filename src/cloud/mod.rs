@@ -85,6 +85,24 @@ pub enum CloudError {
         expected: String,
         actual: String,
     },
+    /// A create answered that the resource already exists, and the live one does not carry
+    /// this address's ownership tags: not ferry's own retried create, but someone else's
+    /// resource made since the plan. Nothing of it was touched.
+    #[error(
+        "{} `{name}` in {place} was created by someone else since the plan: {} answered {}, and \
+         the {} does not carry ferry's ownership tags for {address}; ferry left it untouched. Run \
+         `ferry plan` again: it shows the {} as not managed by this project, with how to import it \
+         or give the declaration another `name`",
+        .conflict.0, .conflict.1, .conflict.2, .conflict.0, .conflict.0
+    )]
+    CreatedElsewhere {
+        /// (kind, operation, AWS's code): [`REPOSITORY_EXISTS`] or [`FUNCTION_EXISTS`].
+        conflict: &'static Conflict,
+        name: String,
+        address: String,
+        /// `account 111111111111 (us-east-1)`
+        place: String,
+    },
     #[error("cannot get credentials for account `{account}` ({account_id}): {message}")]
     Credentials {
         account: String,
@@ -215,6 +233,24 @@ impl CloudError {
             _ => None,
         }
     }
+
+    /// The answer to a create whose resource exists and is not `ours` (see [`same_owner`]).
+    pub fn created_elsewhere(
+        conflict: &'static Conflict,
+        target: &Target,
+        name: &str,
+        ours: &BTreeMap<String, String>,
+    ) -> CloudError {
+        CloudError::CreatedElsewhere {
+            conflict,
+            name: name.to_string(),
+            address: ours
+                .get(crate::model::TAG_ADDRESS)
+                .cloned()
+                .unwrap_or_default(),
+            place: format!("account {} ({})", target.account_id, target.region),
+        }
+    }
 }
 
 /// After a CreateFunction denied "Lambda does not have permission to access the ECR image":
@@ -327,6 +363,17 @@ pub fn tag_delta(
         .collect();
     (set, remove)
 }
+
+/// A resource kind, the create that can find its name taken, and AWS's code for that.
+pub type Conflict = (&'static str, &'static str, &'static str);
+
+/// What CreateRepository and CreateFunction answer for a name that is taken.
+pub const REPOSITORY_EXISTS: Conflict = (
+    "repository",
+    "CreateRepository",
+    "RepositoryAlreadyExistsException",
+);
+pub const FUNCTION_EXISTS: Conflict = ("function", "CreateFunction", "ResourceConflictException");
 
 /// Whether a live resource's tags name the same ferry project and address as `ours`.
 pub fn same_owner(live: &BTreeMap<String, String>, ours: &BTreeMap<String, String>) -> bool {

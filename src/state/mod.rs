@@ -175,52 +175,93 @@ pub enum Phase {
     UndoDone,
     UndoFailed,
     Finished,
+    /// The call failed for an address state has no record of: it may have done its work all
+    /// the same (a create whose answer was lost, malformed or timed out), so the address stays
+    /// in flight until a later apply settles it (adopts what it made, or records it made nothing).
+    Uncertain,
+    /// A later look found that the call left nothing behind: the address is no longer in flight.
+    Settled,
 }
 
-/// An apply that did not reach its end, read from the journal.
+/// Calls whose outcome the journal does not know, read from the journal: an apply that did not
+/// reach its end, or earlier calls still in flight (carried over by [`unsettled`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interruption {
+    /// The last apply of the journal.
     pub apply: String,
-    /// Calls that started and have no recorded outcome.
+    /// Addresses whose calls started and have no recorded outcome, from any apply the journal
+    /// still holds.
     pub in_flight: Vec<Address>,
     pub rolling_back: bool,
+    /// Whether the last apply reached its end (the calls in flight are then older, or
+    /// creates whose answer was lost).
+    pub finished: bool,
 }
 
-/// The interruption the journal shows, if its last apply never finished.
-pub fn interruption(journal: &[JournalEntry]) -> Option<Interruption> {
-    let last = journal.last()?;
-    if last.phase == Phase::Finished {
-        return None;
-    }
-    let apply = last.apply.clone();
-    let mut open: BTreeMap<(bool, usize), Address> = BTreeMap::new();
-    let mut rolling_back = false;
-    for e in journal.iter().filter(|e| e.apply == apply) {
-        let (Some(step), Some(address)) = (e.step, e.address.clone()) else {
+/// Per address, the phase that leaves it in flight, over the whole journal in order. An answer
+/// (`Done`, `Failed`) settles the call it answers; `Uncertain` is an answer that settles
+/// nothing; an undo's outcome settles only the undo.
+fn open_calls(journal: &[JournalEntry]) -> BTreeMap<Address, Phase> {
+    let mut open: BTreeMap<Address, Phase> = BTreeMap::new();
+    for e in journal {
+        let Some(address) = e.address.clone() else {
             continue;
         };
         match e.phase {
-            Phase::Intent => {
-                open.insert((false, step), address);
+            Phase::Intent | Phase::UndoIntent | Phase::Uncertain => {
+                open.insert(address, e.phase);
             }
-            Phase::UndoIntent => {
-                rolling_back = true;
-                open.insert((true, step), address);
+            Phase::Done | Phase::UndoDone | Phase::Settled | Phase::Failed => {
+                open.remove(&address);
             }
-            Phase::Done | Phase::Failed => {
-                open.remove(&(false, step));
-            }
-            Phase::UndoDone | Phase::UndoFailed => {
-                open.remove(&(true, step));
+            Phase::UndoFailed => {
+                if open.get(&address) == Some(&Phase::UndoIntent) {
+                    open.remove(&address);
+                }
             }
             Phase::Started | Phase::Finished => {}
         }
     }
+    open
+}
+
+/// What the journal shows was left without an outcome, if anything: the last apply did not
+/// finish, or some call of it (or of an earlier apply) is still in flight.
+pub fn interruption(journal: &[JournalEntry]) -> Option<Interruption> {
+    let last = journal.last()?;
+    let finished = last.phase == Phase::Finished;
+    let open = open_calls(journal);
+    if finished && open.is_empty() {
+        return None;
+    }
     Some(Interruption {
-        apply,
-        in_flight: open.into_values().collect(),
-        rolling_back,
+        apply: last.apply.clone(),
+        rolling_back: open.values().any(|p| *p == Phase::UndoIntent)
+            || (!finished
+                && journal
+                    .iter()
+                    .any(|e| e.apply == last.apply && e.phase == Phase::UndoIntent)),
+        in_flight: open.into_keys().collect(),
+        finished,
     })
+}
+
+/// The journal a new apply starts from: for every address still in flight that state has no
+/// record of, the last entry that left it in flight, so that what it may have made is still adopted however the next
+/// applies are targeted and even if they fail before reaching it. A recorded address needs no
+/// entry: the planner compares its record with what is live.
+pub fn unsettled(journal: &[JournalEntry], state: &Snapshot) -> Vec<JournalEntry> {
+    let open = open_calls(journal);
+    let mut keep: BTreeMap<&Address, &JournalEntry> = BTreeMap::new();
+    for e in journal {
+        if let Some(a) = &e.address
+            && open.get(a) == Some(&e.phase)
+            && !state.resources.contains_key(a)
+        {
+            keep.insert(a, e);
+        }
+    }
+    keep.into_values().cloned().collect()
 }
 
 /// Where state lives. Every write is durable when the call returns, so a crash after a step
@@ -241,6 +282,9 @@ pub trait StateStore: Send + Sync {
     fn journal(&self) -> Result<Vec<JournalEntry>, StateError>;
     /// Forgets the previous apply's journal (a new apply starts).
     fn journal_clear(&self) -> Result<(), StateError>;
+    /// Replaces the journal with `entries`, all or none (a new apply keeps what is still
+    /// in flight, see [`unsettled`]).
+    fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError>;
 }
 
 /// State in memory, for tests.
@@ -336,5 +380,118 @@ impl StateStore for MemoryState {
 
     fn journal_clear(&self) -> Result<(), StateError> {
         self.with_journal(|j| j.clear())
+    }
+
+    fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
+        self.with_journal(|j| *j = entries.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(apply: &str, phase: Phase, address: Option<&Address>) -> JournalEntry {
+        JournalEntry {
+            apply: apply.into(),
+            phase,
+            step: address.map(|_| 0),
+            address: address.cloned(),
+            detail: String::new(),
+        }
+    }
+
+    fn record() -> Record {
+        Record::RepositoryPolicy {
+            target: Target {
+                account: "registry".into(),
+                account_id: "111111111111".into(),
+                region: "us-east-1".into(),
+            },
+            repository: "r".into(),
+            policy: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_call_in_flight_outlives_the_applies_that_do_not_settle_it() {
+        let lost: Address = "repository.lost".parse().unwrap();
+        let other: Address = "repository.other".parse().unwrap();
+        let state = MemoryState::default();
+        // Apply a1 creates `lost`; AWS does the work but the answer is lost.
+        for e in [
+            entry("a1", Phase::Started, None),
+            entry("a1", Phase::Intent, Some(&lost)),
+            entry("a1", Phase::Uncertain, Some(&lost)),
+            entry("a1", Phase::Finished, None),
+        ] {
+            state.journal_append(&e).unwrap();
+        }
+        let i = interruption(&state.journal().unwrap()).expect("still in flight");
+        assert_eq!(i.in_flight, vec![lost.clone()]);
+        assert!(i.finished && !i.rolling_back);
+        // Apply a2 touches only `other`, and fails: `lost` is carried over, `other` is not.
+        let carried = unsettled(&state.journal().unwrap(), &state.snapshot().unwrap());
+        assert_eq!(carried, vec![entry("a1", Phase::Uncertain, Some(&lost))]);
+        state.journal_replace(&carried).unwrap();
+        for e in [
+            entry("a2", Phase::Started, None),
+            entry("a2", Phase::Intent, Some(&other)),
+            entry("a2", Phase::Failed, Some(&other)),
+            entry("a2", Phase::Finished, None),
+        ] {
+            state.journal_append(&e).unwrap();
+        }
+        let i = interruption(&state.journal().unwrap()).expect("still in flight");
+        assert_eq!(i.in_flight, vec![lost.clone()]);
+        // Apply a3 adopts it: settled, and nothing is carried to the apply after.
+        state
+            .journal_replace(&unsettled(
+                &state.journal().unwrap(),
+                &state.snapshot().unwrap(),
+            ))
+            .unwrap();
+        for e in [
+            entry("a3", Phase::Started, None),
+            entry("a3", Phase::Intent, Some(&lost)),
+            entry("a3", Phase::Done, Some(&lost)),
+            entry("a3", Phase::Finished, None),
+        ] {
+            state.journal_append(&e).unwrap();
+        }
+        assert_eq!(interruption(&state.journal().unwrap()), None);
+        assert!(unsettled(&state.journal().unwrap(), &state.snapshot().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn a_recorded_address_is_not_carried_and_a_settled_one_is_closed() {
+        let kept: Address = "repository_policy.r".parse().unwrap();
+        let gone: Address = "function.gone".parse().unwrap();
+        let journal = vec![
+            entry("a1", Phase::Started, None),
+            entry("a1", Phase::Intent, Some(&kept)),
+            entry("a1", Phase::Intent, Some(&gone)),
+            entry("a1", Phase::Uncertain, Some(&gone)),
+            // The rollback looked for what the failed create left, and found nothing.
+            entry("a1", Phase::Settled, Some(&gone)),
+        ];
+        let i = interruption(&journal).expect("killed");
+        assert_eq!(i.in_flight, vec![kept.clone()]);
+        assert!(!i.finished);
+        // `kept` has a record: the planner compares it with what is live, no entry is needed.
+        let mut snapshot = Snapshot::default();
+        snapshot.resources.insert(kept, record());
+        assert!(unsettled(&journal, &snapshot).is_empty());
+        // An undo that failed settles the undo, not a create whose outcome is unknown.
+        let journal = vec![
+            entry("a1", Phase::Intent, Some(&gone)),
+            entry("a1", Phase::Uncertain, Some(&gone)),
+            entry("a1", Phase::UndoFailed, Some(&gone)),
+            entry("a1", Phase::Finished, None),
+        ];
+        assert_eq!(
+            unsettled(&journal, &Snapshot::default()),
+            vec![entry("a1", Phase::Uncertain, Some(&gone))]
+        );
     }
 }

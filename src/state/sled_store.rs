@@ -319,6 +319,25 @@ impl StateStore for SledState {
         self.journal.flush().map_err(Self::write_err)?;
         Ok(())
     }
+
+    fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
+        // One batch, applied atomically: a crash keeps the old journal or the new one, never
+        // a journal that lost an entry still in flight.
+        let mut batch = sled::Batch::default();
+        for key in self.journal.iter().keys() {
+            batch.remove(key.map_err(Self::write_err)?);
+        }
+        for entry in entries {
+            let id = self.db.generate_id().map_err(Self::write_err)?;
+            batch.insert(
+                &id.to_be_bytes(),
+                serde_json::to_vec(entry).map_err(Self::write_err)?,
+            );
+        }
+        self.journal.apply_batch(batch).map_err(Self::write_err)?;
+        self.journal.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
 }
 
 fn read_u64(tree: &sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, StateError> {
@@ -812,9 +831,21 @@ mod tests {
             .unwrap();
         let i = interruption(&s.journal().unwrap()).expect("interrupted");
         assert!(i.rolling_back);
-        assert_eq!(i.in_flight, vec![r]);
+        assert_eq!(i.in_flight, vec![r.clone()]);
+        s.journal_append(&entry(Phase::UndoDone, Some((0, &r))))
+            .unwrap();
         s.journal_append(&entry(Phase::Finished, None)).unwrap();
         assert_eq!(interruption(&s.journal().unwrap()), None);
+        // A replace keeps exactly the entries given, in order, and survives a reopen.
+        let kept = [entry(Phase::Uncertain, Some((1, &f)))];
+        s.journal_replace(&kept).unwrap();
+        s.journal_append(&entry(Phase::Started, None)).unwrap();
+        drop(s);
+        let s = SledState::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            s.journal().unwrap(),
+            vec![kept[0].clone(), entry(Phase::Started, None)]
+        );
         s.journal_clear().unwrap();
         assert!(s.journal().unwrap().is_empty());
     }
