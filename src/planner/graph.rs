@@ -1,0 +1,183 @@
+//! Every ordering rule of a plan: which step waits for which, the levels, `restrict`.
+
+use super::Planner;
+use super::plan::*;
+use crate::model::{Address, Desired};
+use crate::state::Record;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A step before ordering: dependencies by address.
+pub(super) struct Draft {
+    pub(super) step: Step,
+    pub(super) after: BTreeSet<Address>,
+}
+
+/// Restricts a plan to `targets` and the steps they depend on, as Terraform's `-target` does.
+/// Errors about other resources are dropped, except those about the images that targeted
+/// functions deploy.
+pub fn restrict(plan: Plan, desired: &Desired, targets: &[Address]) -> Plan {
+    let by_address: BTreeMap<&Address, &Step> =
+        plan.steps.iter().map(|s| (&s.address, s)).collect();
+    let mut keep: BTreeSet<Address> = BTreeSet::new();
+    let mut queue: Vec<Address> = targets.to_vec();
+    while let Some(a) = queue.pop() {
+        if !keep.insert(a.clone()) {
+            continue;
+        }
+        if let Some(step) = by_address.get(&a) {
+            queue.extend(
+                step.depends_on
+                    .iter()
+                    .map(|d| plan.steps[*d].address.clone()),
+            );
+        }
+    }
+    let mut relevant = keep.clone();
+    for a in &keep {
+        if let Address::Function(k) = a
+            && let Some(f) = desired.functions.get(k)
+        {
+            relevant.insert(Address::Image(f.image.clone()));
+        }
+    }
+    let drafts: Vec<Draft> = plan
+        .steps
+        .iter()
+        .filter(|s| keep.contains(&s.address))
+        .map(|s| Draft {
+            after: s
+                .depends_on
+                .iter()
+                .map(|d| plan.steps[*d].address.clone())
+                .collect(),
+            step: s.clone(),
+        })
+        .collect();
+    Plan {
+        steps: order(drafts),
+        errors: plan
+            .errors
+            .into_iter()
+            .filter(|e| relevant.contains(&e.address))
+            .collect(),
+        drift: plan
+            .drift
+            .into_iter()
+            .filter(|d| keep.contains(&d.address))
+            .collect(),
+        unchanged: plan
+            .unchanged
+            .into_iter()
+            .filter(|a| keep.contains(a))
+            .collect(),
+        images: plan
+            .images
+            .into_iter()
+            .filter(|i| relevant.contains(&Address::Image(i.key.clone())))
+            .collect(),
+        targets: targets.to_vec(),
+        ..plan
+    }
+}
+
+/// Orders drafts: dependencies by address become edges between steps; levels are longest
+/// paths from the roots; within a level, steps sort by address. Ids follow that order.
+pub(super) fn order(drafts: Vec<Draft>) -> Vec<Step> {
+    let index: BTreeMap<Address, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.step.address.clone(), i))
+        .collect();
+    // Deletes of repositories/policies wait for function deletes (set above); creates and
+    // updates of functions wait for their repository and policy.
+    let deps: Vec<Vec<usize>> = drafts
+        .iter()
+        .map(|d| {
+            d.after
+                .iter()
+                .filter_map(|a| index.get(a).copied())
+                .filter(|&j| {
+                    // A function step never waits for a policy delete (that would invert the
+                    // order of a teardown).
+                    !(drafts[j].step.action == Action::Delete
+                        && matches!(d.step.address, Address::Function(_))
+                        && d.step.action != Action::Delete)
+                })
+                .collect()
+        })
+        .collect();
+    let mut level = vec![usize::MAX; drafts.len()];
+    fn depth(
+        i: usize,
+        deps: &[Vec<usize>],
+        level: &mut [usize],
+        visiting: &mut Vec<bool>,
+    ) -> usize {
+        if level[i] != usize::MAX {
+            return level[i];
+        }
+        if visiting[i] {
+            // A cycle cannot arise from the rules above; break it rather than loop.
+            return 0;
+        }
+        visiting[i] = true;
+        let l = deps[i]
+            .iter()
+            .map(|&j| depth(j, deps, level, visiting) + 1)
+            .max()
+            .unwrap_or(0);
+        visiting[i] = false;
+        level[i] = l;
+        l
+    }
+    let mut visiting = vec![false; drafts.len()];
+    for i in 0..drafts.len() {
+        depth(i, &deps, &mut level, &mut visiting);
+    }
+    let mut order: Vec<usize> = (0..drafts.len()).collect();
+    order.sort_by(|&a, &b| {
+        (level[a], &drafts[a].step.address).cmp(&(level[b], &drafts[b].step.address))
+    });
+    let new_id: BTreeMap<usize, usize> = order.iter().enumerate().map(|(n, &i)| (i, n)).collect();
+    let mut steps: Vec<Option<Draft>> = drafts.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|&i| {
+            let mut d = steps[i].take()?;
+            d.step.id = new_id[&i];
+            d.step.level = level[i];
+            let mut dep_ids: Vec<usize> = deps[i].iter().map(|j| new_id[j]).collect();
+            dep_ids.sort();
+            d.step.depends_on = dep_ids;
+            Some(d.step)
+        })
+        .collect()
+}
+
+impl Planner<'_> {
+    /// Functions recorded as pulling from `repo_key` that this plan deletes or moves away.
+    pub(super) fn deleted_consumers_of(&self, repo_key: &str) -> Vec<Address> {
+        // Function records name a repository moved by this plan by its old key.
+        let moved_from = self
+            .moved_into
+            .get(&Address::Repository(repo_key.to_string()))
+            .map(Address::key);
+        self.state
+            .resources
+            .iter()
+            .filter_map(|(addr, r)| match r {
+                Record::Function { repository, .. }
+                    if repository == repo_key || Some(repository.as_str()) == moved_from =>
+                {
+                    let still = self.desired.functions.get(addr.key()).is_some_and(|f| {
+                        self.desired
+                            .function_repository(f)
+                            .is_some_and(|r| r.key == repo_key)
+                    });
+                    (!still).then(|| addr.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}

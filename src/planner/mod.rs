@@ -1,0 +1,136 @@
+//! Stage: planner. Pure: desired + state (last applied) + observed (live) in, a [`Plan`] out.
+//!
+//! No AWS client, no clock, no randomness: the same inputs give the same plan, byte for byte.
+//! The plan leaves the executor nothing to decide: every step carries its exact operation, the
+//! state record to write when it succeeds, its dependencies and its level (steps of one level are
+//! independent and may run in parallel).
+
+mod attrs;
+mod drift;
+mod function;
+mod graph;
+mod images;
+mod moves;
+mod orphans;
+mod ownership;
+mod plan;
+mod policy;
+mod repository;
+
+pub use attrs::step_values;
+pub use graph::restrict;
+pub use ownership::account_changed;
+pub use plan::{Action, Change, Drift, Operation, Plan, PlanError, ResolvedImage, Step};
+
+use crate::model::{Address, Desired};
+use crate::refresh::Observed;
+use crate::state::Snapshot;
+use attrs::*;
+use drift::*;
+use graph::*;
+use moves::*;
+use ownership::*;
+use policy::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Computes the plan.
+pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
+    // `[[moved]]` blocks first: the rest of the plan sees each record at its new address.
+    let (moved_state, moves, move_errors) = apply_moves(desired, state);
+    let state = &moved_state;
+    let moved_into = moves
+        .iter()
+        .flat_map(|(m, pairs)| pairs.iter().map(|(_, to)| (to.clone(), m.from.clone())))
+        .collect();
+    let mut p = Planner {
+        desired,
+        state,
+        observed,
+        drafts: Vec::new(),
+        errors: move_errors,
+        unchanged: Vec::new(),
+        renames: renames(desired, state),
+        moved_into,
+    };
+    for (m, pairs) in &moves {
+        p.move_step(m, pairs);
+    }
+    let images = p.images();
+    let digests: BTreeMap<String, String> = images
+        .iter()
+        .filter_map(|i| i.digest.clone().map(|d| (i.key.clone(), d)))
+        .collect();
+    for repo in desired.repositories.values() {
+        p.repository(repo);
+        if repo.manage_policy {
+            p.policy(repo);
+        }
+    }
+    for f in desired.functions.values() {
+        p.function(f, &digests);
+    }
+    p.undeclared();
+    let Planner {
+        mut drafts,
+        mut errors,
+        mut unchanged,
+        ..
+    } = p;
+    // A record whose account key now names another account is not planned at all: no step may
+    // read or write the other account's resources in its name.
+    let repointed = account_changes(desired, state);
+    drafts.retain(|d| !repointed.iter().any(|e| e.address == d.step.address));
+    unchanged.retain(|a| !repointed.iter().any(|e| &e.address == a));
+    errors.extend(repointed);
+    let steps = order(drafts);
+    errors.extend(one_step_per_resource(&steps, state));
+    for e in &mut errors {
+        e.declared_at = desired.declared_at.get(&e.address).cloned();
+    }
+    Plan {
+        project: desired.project.name.clone(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        images,
+        drift: drift(desired, state, observed),
+        steps,
+        errors,
+        warnings: warnings(desired, observed),
+        unchanged,
+        targets: Vec::new(),
+    }
+}
+
+struct Planner<'a> {
+    desired: &'a Desired,
+    state: &'a Snapshot,
+    observed: &'a Observed,
+    drafts: Vec<Draft>,
+    errors: Vec<PlanError>,
+    unchanged: Vec<Address>,
+    /// Renamed keys without a move: new address to the old one state records it under.
+    renames: BTreeMap<Address, Address>,
+    /// Addresses a `[[moved]]` block moves a record into, to the address of its move step.
+    moved_into: BTreeMap<Address, Address>,
+}
+
+impl Planner<'_> {
+    pub(super) fn push(&mut self, mut step: Step, mut after: BTreeSet<Address>) {
+        if matches!(step.address, Address::Function(_)) {
+            step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
+        }
+        if step.name.is_empty()
+            && let Some(r) = step
+                .record
+                .as_ref()
+                .or(self.state.resources.get(&step.address))
+        {
+            step.name = r.identity().3.to_string();
+        }
+        // A step on a moved record runs after the move.
+        if let Some(from) = self.moved_into.get(&step.address) {
+            after.insert(from.clone());
+        }
+        self.drafts.push(Draft { step, after });
+    }
+}
