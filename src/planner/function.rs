@@ -7,7 +7,7 @@ use super::plan::*;
 use crate::cloud::{FunctionConfig, LiveFunction};
 use crate::model::{Address, Function, ImageRef};
 use crate::state::Record;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 impl Planner<'_> {
     /// Why a recorded function is updated beyond its declaration: just imported (running the
@@ -82,12 +82,6 @@ impl Planner<'_> {
             config: config.clone(),
             sensitive: f.sensitive_environment.clone(),
         };
-        let after: BTreeSet<Address> = [
-            Address::Repository(repo.key.clone()),
-            Address::RepositoryPolicy(repo.key.clone()),
-        ]
-        .into_iter()
-        .collect();
         let place = (f.target.clone(), f.name.clone());
         let live = self.observed.functions.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
@@ -159,18 +153,15 @@ impl Planner<'_> {
                 },
                 None => *create,
             };
-            self.push(
-                step(
-                    address,
-                    Action::Replace,
-                    "its name, account or region changed".to_string(),
-                    f.target.clone(),
-                    changes,
-                    operation,
-                    Some(record),
-                ),
-                after,
-            );
+            self.push(step(
+                address,
+                Action::Replace,
+                "its name, account or region changed".to_string(),
+                f.target.clone(),
+                changes,
+                operation,
+                Some(record),
+            ));
             return;
         }
         match live {
@@ -181,18 +172,15 @@ impl Planner<'_> {
                     "it is declared and does not exist"
                 };
                 let changes = diff(&[], &function_attrs(Some(&config), None, sensitive));
-                self.push(
-                    step(
-                        address,
-                        Action::Create,
-                        reason.to_string(),
-                        f.target.clone(),
-                        changes,
-                        Operation::CreateFunction { config },
-                        Some(record),
-                    ),
-                    after,
-                );
+                self.push(step(
+                    address,
+                    Action::Create,
+                    reason.to_string(),
+                    f.target.clone(),
+                    changes,
+                    Operation::CreateFunction { config },
+                    Some(record),
+                ));
             }
             Some(live) => {
                 if prior.is_none() && !self.owned(&live.config.tags, &address) {
@@ -234,7 +222,6 @@ impl Planner<'_> {
                         after: config,
                     },
                     record,
-                    after,
                     cause,
                 );
             }

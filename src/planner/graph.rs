@@ -155,6 +155,56 @@ pub(super) fn order(drafts: Vec<Draft>) -> Vec<Step> {
 }
 
 impl Planner<'_> {
+    /// The addresses a step waits for: every dependency edge of a plan is decided here, by the
+    /// step's address and action alone (the deciders add none).
+    ///
+    /// - A declared function's create, update, adopt or replace waits for its repository and the
+    ///   repository's policy (`order` drops the edge when that policy step is a delete).
+    /// - A managed policy's step waits for its repository; any policy step waits for the deletes
+    ///   of the functions that pulled from the repository and no longer do.
+    /// - A repository's delete waits for its policy and for the deletes of its consumers (delete
+    ///   edges run the other way round from create edges).
+    /// - A step on a record a `[[moved]]` block moves waits for the move.
+    pub(super) fn waits_for(&self, step: &Step) -> BTreeSet<Address> {
+        let mut after = BTreeSet::new();
+        match (&step.address, step.action) {
+            (_, Action::Move) => {}
+            (Address::Function(_), Action::Delete) => {}
+            (Address::Function(k), _) => {
+                if let Some(repo) = self
+                    .desired
+                    .functions
+                    .get(k)
+                    .and_then(|f| self.desired.function_repository(f))
+                {
+                    after.insert(Address::Repository(repo.key.clone()));
+                    after.insert(Address::RepositoryPolicy(repo.key.clone()));
+                }
+            }
+            (Address::RepositoryPolicy(k), _) => {
+                if self
+                    .desired
+                    .repositories
+                    .get(k)
+                    .is_some_and(|r| r.manage_policy)
+                {
+                    after.insert(Address::Repository(k.clone()));
+                }
+                after.extend(self.deleted_consumers_of(k));
+            }
+            (Address::Repository(k), Action::Delete) => {
+                after.insert(Address::RepositoryPolicy(k.clone()));
+                after.extend(self.deleted_consumers_of(k));
+            }
+            _ => {}
+        }
+        // A step on a moved record runs after the move.
+        if let Some(from) = self.moved_into.get(&step.address) {
+            after.insert(from.clone());
+        }
+        after
+    }
+
     /// Functions recorded as pulling from `repo_key` that this plan deletes or moves away.
     pub(super) fn deleted_consumers_of(&self, repo_key: &str) -> Vec<Address> {
         // Function records name a repository moved by this plan by its old key.

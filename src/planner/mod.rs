@@ -31,7 +31,7 @@ use graph::*;
 use moves::*;
 use ownership::*;
 use policy::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Computes the plan.
 pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
@@ -115,7 +115,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    pub(super) fn push(&mut self, mut step: Step, mut after: BTreeSet<Address>) {
+    pub(super) fn push(&mut self, mut step: Step) {
         if matches!(step.address, Address::Function(_)) {
             step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
         }
@@ -127,10 +127,7 @@ impl Planner<'_> {
         {
             step.name = r.identity().3.to_string();
         }
-        // A step on a moved record runs after the move.
-        if let Some(from) = self.moved_into.get(&step.address) {
-            after.insert(from.clone());
-        }
+        let after = self.waits_for(&step);
         self.drafts.push(Draft { step, after });
     }
 }

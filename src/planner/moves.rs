@@ -4,7 +4,6 @@ use super::Planner;
 use super::plan::*;
 use crate::model::{Address, Desired, Purpose};
 use crate::state::Snapshot;
-use std::collections::BTreeSet;
 
 /// The record moves `[[moved]]` blocks ask for: the state as the rest of the planner sees it
 /// (each moved record at its new address), each block that still has something to move with its
@@ -98,6 +97,6 @@ impl Planner<'_> {
             None,
         );
         s.name = record.identity().3.to_string();
-        self.push(s, BTreeSet::new());
+        self.push(s);
     }
 }

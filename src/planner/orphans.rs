@@ -5,7 +5,6 @@ use super::attrs::*;
 use super::plan::*;
 use crate::model::{Address, Purpose};
 use crate::state::Record;
-use std::collections::BTreeSet;
 
 impl Planner<'_> {
     /// The reason for deleting something that is not declared.
@@ -54,34 +53,26 @@ impl Planner<'_> {
                         ),
                         None => (Operation::Record, vec![]),
                     };
-                    self.push(
-                        step(
-                            address.clone(),
-                            Action::Delete,
-                            reason,
-                            target.clone(),
-                            changes,
-                            operation,
-                            None,
-                        ),
-                        BTreeSet::new(),
-                    );
+                    self.push(step(
+                        address.clone(),
+                        Action::Delete,
+                        reason,
+                        target.clone(),
+                        changes,
+                        operation,
+                        None,
+                    ));
                 }
                 Record::RepositoryPolicy {
                     target, repository, ..
                 } => {
                     let place = (target.clone(), repository.clone());
-                    let after: BTreeSet<Address> = self
-                        .deleted_consumers_of(address.key())
-                        .into_iter()
-                        .collect();
                     match self.observed.policies.get(&place).cloned().flatten() {
                         Some(live) => self.delete_policy(
                             address.clone(),
                             target.clone(),
                             repository.clone(),
                             live,
-                            after,
                             if self.desired.repositories.contains_key(address.key()) {
                                 "the repository no longer lets ferry manage its policy (manage_policy = false); \
                                  ferry removes the policy it wrote"
@@ -91,7 +82,6 @@ impl Planner<'_> {
                         ),
                         None => self.push(
                             step(address.clone(), Action::Delete, format!("{reason}, and it is already gone"), target.clone(), vec![], Operation::Record, None),
-                            after,
                         ),
                     }
                 }
@@ -137,11 +127,6 @@ impl Planner<'_> {
                         });
                         continue;
                     }
-                    let after: BTreeSet<Address> =
-                        [Address::RepositoryPolicy(address.key().to_string())]
-                            .into_iter()
-                            .chain(self.deleted_consumers_of(address.key()))
-                            .collect();
                     let (operation, changes) = match live {
                         Some(l) => (
                             Operation::DeleteRepository {
@@ -152,18 +137,15 @@ impl Planner<'_> {
                         ),
                         None => (Operation::Record, vec![]),
                     };
-                    self.push(
-                        step(
-                            address.clone(),
-                            Action::Delete,
-                            reason,
-                            target.clone(),
-                            changes,
-                            operation,
-                            None,
-                        ),
-                        after,
-                    );
+                    self.push(step(
+                        address.clone(),
+                        Action::Delete,
+                        reason,
+                        target.clone(),
+                        changes,
+                        operation,
+                        None,
+                    ));
                 }
             }
         }

@@ -7,7 +7,7 @@ use crate::model::{Address, Desired, Repository, Target};
 use crate::policy;
 use crate::refresh::Observed;
 use crate::state::Record;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The live policy text of each declared repository, by key.
 pub(super) fn live_policies(
@@ -68,10 +68,6 @@ impl Planner<'_> {
         };
         let live = self.observed.policies.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
-        let after: BTreeSet<Address> = [Address::Repository(repo.key.clone())]
-            .into_iter()
-            .chain(self.deleted_consumers_of(&repo.key))
-            .collect();
         match (desired, live) {
             (Some(want), live) => {
                 let text = policy::to_text(&want);
@@ -94,19 +90,16 @@ impl Planner<'_> {
                     if same_record {
                         self.unchanged.push(address);
                     } else {
-                        self.push(
-                            step(
-                                address,
-                                Action::Adopt,
-                                "the live policy already matches; state is brought up to date"
-                                    .to_string(),
-                                repo.target.clone(),
-                                vec![],
-                                Operation::Record,
-                                Some(record),
-                            ),
-                            after,
-                        );
+                        self.push(step(
+                            address,
+                            Action::Adopt,
+                            "the live policy already matches; state is brought up to date"
+                                .to_string(),
+                            repo.target.clone(),
+                            vec![],
+                            Operation::Record,
+                            Some(record),
+                        ));
                     }
                     return;
                 }
@@ -160,42 +153,36 @@ impl Planner<'_> {
                     before: live_value,
                     after: Some(want),
                 }];
-                self.push(
-                    step(
-                        address,
-                        action,
-                        reason.to_string(),
-                        repo.target.clone(),
-                        changes,
-                        Operation::PutPolicy {
-                            repository: repo.name.clone(),
-                            before: live,
-                            policy: text,
-                        },
-                        Some(record),
-                    ),
-                    after,
-                );
+                self.push(step(
+                    address,
+                    action,
+                    reason.to_string(),
+                    repo.target.clone(),
+                    changes,
+                    Operation::PutPolicy {
+                        repository: repo.name.clone(),
+                        before: live,
+                        policy: text,
+                    },
+                    Some(record),
+                ));
             }
             (None, Some(live)) if prior.is_some() => {
-                self.delete_policy(address, repo.target.clone(), repo.name.clone(), live, after,
+                self.delete_policy(address, repo.target.clone(), repo.name.clone(), live,
                     "no consumers or statements are left, so the policy is deleted rather than written empty");
             }
             (None, _) => {
                 if prior.is_some() {
                     // Gone already: only state needs to forget it.
-                    self.push(
-                        step(
-                            address,
-                            Action::Delete,
-                            "no consumers are left and the policy is already gone".to_string(),
-                            repo.target.clone(),
-                            vec![],
-                            Operation::Record,
-                            None,
-                        ),
-                        after,
-                    );
+                    self.push(step(
+                        address,
+                        Action::Delete,
+                        "no consumers are left and the policy is already gone".to_string(),
+                        repo.target.clone(),
+                        vec![],
+                        Operation::Record,
+                        None,
+                    ));
                 }
             }
         }
@@ -207,7 +194,6 @@ impl Planner<'_> {
         target: Target,
         repository: String,
         live: String,
-        after: BTreeSet<Address>,
         reason: &str,
     ) {
         let changes = vec![Change {
@@ -215,20 +201,17 @@ impl Planner<'_> {
             before: Some(policy::parse(&live)),
             after: None,
         }];
-        self.push(
-            step(
-                address,
-                Action::Delete,
-                reason.to_string(),
-                target,
-                changes,
-                Operation::DeletePolicy {
-                    repository,
-                    before: live,
-                },
-                None,
-            ),
-            after,
-        );
+        self.push(step(
+            address,
+            Action::Delete,
+            reason.to_string(),
+            target,
+            changes,
+            Operation::DeletePolicy {
+                repository,
+                before: live,
+            },
+            None,
+        ));
     }
 }

@@ -9,7 +9,6 @@ use crate::cloud::RepositoryConfig;
 use crate::model::{Address, Repository, Target};
 use crate::state::Record;
 use serde_json::Value;
-use std::collections::BTreeSet;
 
 impl Planner<'_> {
     pub(super) fn repository(&mut self, repo: &Repository) {
@@ -74,25 +73,22 @@ impl Planner<'_> {
                 &repository_attrs(Some(old)),
                 &repository_attrs(Some(&config)),
             );
-            self.push(
-                step(
-                    address,
-                    Action::Replace,
-                    "its name or registry changed".to_string(),
-                    repo.target.clone(),
-                    changes,
-                    Operation::Replace {
-                        old_target: old_target.clone(),
-                        delete: Box::new(Operation::DeleteRepository {
-                            name: old.name.clone(),
-                            force: *force_delete,
-                        }),
-                        create: Box::new(Operation::CreateRepository { config }),
-                    },
-                    Some(record),
-                ),
-                BTreeSet::new(),
-            );
+            self.push(step(
+                address,
+                Action::Replace,
+                "its name or registry changed".to_string(),
+                repo.target.clone(),
+                changes,
+                Operation::Replace {
+                    old_target: old_target.clone(),
+                    delete: Box::new(Operation::DeleteRepository {
+                        name: old.name.clone(),
+                        force: *force_delete,
+                    }),
+                    create: Box::new(Operation::CreateRepository { config }),
+                },
+                Some(record),
+            ));
             return;
         }
         match (&live, prior) {
@@ -103,18 +99,15 @@ impl Planner<'_> {
                     "it is declared and does not exist"
                 };
                 let changes = diff(&[], &repository_attrs(Some(&config)));
-                self.push(
-                    step(
-                        address,
-                        Action::Create,
-                        reason.to_string(),
-                        repo.target.clone(),
-                        changes,
-                        Operation::CreateRepository { config },
-                        Some(record),
-                    ),
-                    BTreeSet::new(),
-                );
+                self.push(step(
+                    address,
+                    Action::Create,
+                    reason.to_string(),
+                    repo.target.clone(),
+                    changes,
+                    Operation::CreateRepository { config },
+                    Some(record),
+                ));
             }
             (Some(live), prior) => {
                 if prior.is_none() && !self.owned(&live.tags, &address) {
@@ -147,7 +140,6 @@ impl Planner<'_> {
                         after: config,
                     },
                     record,
-                    BTreeSet::new(),
                     cause,
                 );
             }
@@ -165,7 +157,6 @@ impl Planner<'_> {
         adopting: bool,
         operation: Operation,
         record: Record,
-        after: BTreeSet<Address>,
         cause: Option<Cause>,
     ) {
         let changes = diff(live, desired);
@@ -175,19 +166,15 @@ impl Planner<'_> {
         if changes.is_empty() {
             if adopting || drifted {
                 // Live already matches; state is behind (an interrupted apply).
-                self.push(
-                    step(
-                        address,
-                        Action::Adopt,
-                        "it already matches the declaration; state is brought up to date"
-                            .to_string(),
-                        target,
-                        changes,
-                        Operation::Record,
-                        Some(record),
-                    ),
-                    after,
-                );
+                self.push(step(
+                    address,
+                    Action::Adopt,
+                    "it already matches the declaration; state is brought up to date".to_string(),
+                    target,
+                    changes,
+                    Operation::Record,
+                    Some(record),
+                ));
             } else {
                 self.unchanged.push(address);
             }
@@ -204,17 +191,14 @@ impl Planner<'_> {
         } else {
             "the declaration changed".to_string()
         };
-        self.push(
-            step(
-                address,
-                Action::Update,
-                reason,
-                target,
-                changes,
-                operation,
-                Some(record),
-            ),
-            after,
-        );
+        self.push(step(
+            address,
+            Action::Update,
+            reason,
+            target,
+            changes,
+            operation,
+            Some(record),
+        ));
     }
 }
