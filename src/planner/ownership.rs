@@ -133,6 +133,7 @@ pub(super) fn account_changes(desired: &Desired, state: &Snapshot) -> Vec<PlanEr
 }
 
 /// Why a recorded resource is updated, when it is more than "the declaration changed".
+#[derive(Debug, PartialEq)]
 pub(super) enum Cause {
     /// `ferry import` recorded it as it was, without ferry's ownership tags; `image` says how its
     /// image differs from the declared one.

@@ -10,28 +10,39 @@ use crate::model::{Address, Repository, Target};
 use crate::state::Record;
 use serde_json::Value;
 
+/// What the planner decided for one declared repository, before any step is built.
+#[derive(Debug, PartialEq)]
+pub(super) enum RepositoryDecision {
+    /// Not planned, with the error that says why (a renamed key, images in the way, someone
+    /// else's repository).
+    Refused(PlanError),
+    /// Its name or registry changed: delete the old one, create the new one.
+    Replace {
+        old_target: Target,
+        old: RepositoryConfig,
+        force_delete: bool,
+    },
+    /// It does not exist live; `recreate` when state records it (deleted outside ferry).
+    Create { recreate: bool },
+    /// It exists live: updated, adopted or unchanged as its attributes say (`update_or_keep`).
+    Reconcile {
+        live: RepositoryConfig,
+        adopting: bool,
+        cause: Option<Cause>,
+    },
+}
+
 impl Planner<'_> {
-    pub(super) fn repository(&mut self, repo: &Repository) {
+    /// Decides what happens to a declared repository; builds nothing.
+    pub(super) fn decide_repository(&self, repo: &Repository) -> RepositoryDecision {
         let address = Address::Repository(repo.key.clone());
         if let Some(old) = self.renames.get(&address) {
             let what = format!(
                 "repository `{}` in account {} ({})",
                 repo.name, repo.target.account_id, repo.target.region
             );
-            self.errors.push(self.rename_error(&address, old, &what));
-            return;
+            return RepositoryDecision::Refused(self.rename_error(&address, old, &what));
         }
-        let config = RepositoryConfig {
-            name: repo.name.clone(),
-            tag_mutability: repo.tag_mutability,
-            scan_on_push: repo.scan_on_push,
-            tags: self.desired.ownership_tags(&address, &repo.tags),
-        };
-        let record = Record::Repository {
-            target: repo.target.clone(),
-            config: config.clone(),
-            force_delete: repo.force_delete,
-        };
         let place = (repo.target.clone(), repo.name.clone());
         let live = self.observed.repositories.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
@@ -54,46 +65,109 @@ impl Planner<'_> {
                 && self.observed.has_images.get(&old_place) == Some(&true)
                 && !force_delete
             {
-                self.errors.push(PlanError {
+                return RepositoryDecision::Refused(PlanError {
                     declared_at: None,
-                    address: address.clone(),
+                    address,
                     message: format!(
                         "repository `{}` moves from {} to {}, but the old repository still holds images",
                         repo.key,
                         describe_place(&old_place),
                         describe_place(&place)
                     ),
-                    hint: "set force_delete = true (and apply) to allow deleting it with its images, \
+                    hint:
+                        "set force_delete = true (and apply) to allow deleting it with its images, \
                            or move the images first"
-                        .to_string(),
+                            .to_string(),
                 });
-                return;
             }
-            let changes = diff(
-                &repository_attrs(Some(old)),
-                &repository_attrs(Some(&config)),
-            );
-            self.push(step(
-                address,
-                Action::Replace,
-                "its name or registry changed".to_string(),
-                repo.target.clone(),
-                changes,
-                Operation::Replace {
-                    old_target: old_target.clone(),
-                    delete: Box::new(Operation::DeleteRepository {
-                        name: old.name.clone(),
-                        force: *force_delete,
-                    }),
-                    create: Box::new(Operation::CreateRepository { config }),
-                },
-                Some(record),
-            ));
-            return;
+            return RepositoryDecision::Replace {
+                old_target: old_target.clone(),
+                old: old.clone(),
+                force_delete: *force_delete,
+            };
         }
-        match (&live, prior) {
-            (None, _) => {
-                let reason = if prior.is_some() {
+        match (live, prior) {
+            (None, prior) => RepositoryDecision::Create {
+                recreate: prior.is_some(),
+            },
+            (Some(live), prior) => {
+                if prior.is_none() && !self.owned(&live.tags, &address) {
+                    return RepositoryDecision::Refused(self.unrecorded(
+                        &address,
+                        &format!(
+                            "repository `{}` already exists in {}",
+                            repo.name,
+                            describe_place(&place)
+                        ),
+                        &repo.name,
+                        &live.tags,
+                    ));
+                }
+                let cause = match prior {
+                    Some(Record::Repository { config: old, .. }) => {
+                        self.provenance(&address, &old.tags)
+                    }
+                    _ => None,
+                };
+                RepositoryDecision::Reconcile {
+                    live,
+                    adopting: prior.is_none(),
+                    cause,
+                }
+            }
+        }
+    }
+
+    /// Plans a declared repository: its decision, built into a step (or an error).
+    pub(super) fn repository(&mut self, repo: &Repository) {
+        let decision = self.decide_repository(repo);
+        self.build_repository(repo, decision);
+    }
+
+    /// Turns a repository's decision into its step: operation, record, changes and text.
+    fn build_repository(&mut self, repo: &Repository, decision: RepositoryDecision) {
+        let address = Address::Repository(repo.key.clone());
+        let config = RepositoryConfig {
+            name: repo.name.clone(),
+            tag_mutability: repo.tag_mutability,
+            scan_on_push: repo.scan_on_push,
+            tags: self.desired.ownership_tags(&address, &repo.tags),
+        };
+        let record = Record::Repository {
+            target: repo.target.clone(),
+            config: config.clone(),
+            force_delete: repo.force_delete,
+        };
+        match decision {
+            RepositoryDecision::Refused(error) => self.errors.push(error),
+            RepositoryDecision::Replace {
+                old_target,
+                old,
+                force_delete,
+            } => {
+                let changes = diff(
+                    &repository_attrs(Some(&old)),
+                    &repository_attrs(Some(&config)),
+                );
+                self.push(step(
+                    address,
+                    Action::Replace,
+                    "its name or registry changed".to_string(),
+                    repo.target.clone(),
+                    changes,
+                    Operation::Replace {
+                        old_target,
+                        delete: Box::new(Operation::DeleteRepository {
+                            name: old.name.clone(),
+                            force: force_delete,
+                        }),
+                        create: Box::new(Operation::CreateRepository { config }),
+                    },
+                    Some(record),
+                ));
+            }
+            RepositoryDecision::Create { recreate } => {
+                let reason = if recreate {
                     "it was deleted outside ferry; it will be created again"
                 } else {
                     "it is declared and does not exist"
@@ -109,40 +183,23 @@ impl Planner<'_> {
                     Some(record),
                 ));
             }
-            (Some(live), prior) => {
-                if prior.is_none() && !self.owned(&live.tags, &address) {
-                    self.errors.push(self.unrecorded(
-                        &address,
-                        &format!(
-                            "repository `{}` already exists in {}",
-                            repo.name,
-                            describe_place(&place)
-                        ),
-                        &repo.name,
-                        &live.tags,
-                    ));
-                    return;
-                }
-                let cause = match prior {
-                    Some(Record::Repository { config: old, .. }) => {
-                        self.provenance(&address, &old.tags)
-                    }
-                    _ => None,
-                };
-                self.update_or_keep(
-                    address,
-                    repo.target.clone(),
-                    &repository_attrs(Some(live)),
-                    &repository_attrs(Some(&config)),
-                    prior.is_none(),
-                    Operation::UpdateRepository {
-                        before: live.clone(),
-                        after: config,
-                    },
-                    record,
-                    cause,
-                );
-            }
+            RepositoryDecision::Reconcile {
+                live,
+                adopting,
+                cause,
+            } => self.update_or_keep(
+                address,
+                repo.target.clone(),
+                &repository_attrs(Some(&live)),
+                &repository_attrs(Some(&config)),
+                adopting,
+                Operation::UpdateRepository {
+                    before: live,
+                    after: config,
+                },
+                record,
+                cause,
+            ),
         }
     }
 
@@ -200,5 +257,142 @@ impl Planner<'_> {
             operation,
             Some(record),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The repository decider as a table, on plain data: declarations, state and live
+    //! repositories written out, no cloud.
+    use super::*;
+    use crate::declarations::{Source, parse_sources};
+    use crate::refresh::Observed;
+    use crate::state::Snapshot;
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    const DECLARED: &str = r#"
+[project]
+name = "payments"
+default_region = "us-east-1"
+
+[accounts.registry]
+id = "111111111111"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+"#;
+
+    fn desired() -> crate::model::Desired {
+        let sources = [Source {
+            path: PathBuf::from("ferry.toml"),
+            text: Arc::new(DECLARED.to_string()),
+        }];
+        parse_sources(&sources, &|_| None).unwrap_or_else(|d| panic!("{}", d.render(false)))
+    }
+
+    /// What ferry writes for `hello` (its ownership tags included).
+    fn applied(d: &crate::model::Desired, name: &str) -> RepositoryConfig {
+        let repo = &d.repositories["hello"];
+        RepositoryConfig {
+            name: name.to_string(),
+            tag_mutability: repo.tag_mutability,
+            scan_on_push: repo.scan_on_push,
+            tags: d.ownership_tags(&Address::Repository("hello".into()), &repo.tags),
+        }
+    }
+
+    fn record(d: &crate::model::Desired, name: &str) -> Record {
+        Record::Repository {
+            target: d.repositories["hello"].target.clone(),
+            config: applied(d, name),
+            force_delete: false,
+        }
+    }
+
+    /// The decision for `hello` given what state records and what is live (by name), and
+    /// which live repositories hold images.
+    fn decide(recorded: Option<&str>, live: &[(&str, bool)], untagged: bool) -> RepositoryDecision {
+        let d = desired();
+        let target = d.repositories["hello"].target.clone();
+        let mut state = Snapshot::default();
+        if let Some(name) = recorded {
+            state
+                .resources
+                .insert(Address::Repository("hello".into()), record(&d, name));
+        }
+        let mut observed = Observed::default();
+        for (name, images) in live {
+            let mut config = applied(&d, name);
+            if untagged {
+                config.tags.clear();
+            }
+            let place = (target.clone(), name.to_string());
+            observed.repositories.insert(place.clone(), Some(config));
+            observed.has_images.insert(place, *images);
+        }
+        let planner = Planner {
+            desired: &d,
+            state: &state,
+            observed: &observed,
+            drafts: Vec::new(),
+            errors: Vec::new(),
+            unchanged: Vec::new(),
+            renames: BTreeMap::new(),
+            moved_into: BTreeMap::new(),
+        };
+        planner.decide_repository(&d.repositories["hello"])
+    }
+
+    /// A short name for a decision, and the start of its error's message when refused.
+    fn kind(decision: &RepositoryDecision) -> String {
+        match decision {
+            RepositoryDecision::Refused(e) => format!("refused: {}", &e.message[..40]),
+            RepositoryDecision::Replace { old, .. } => format!("replace {}", old.name),
+            RepositoryDecision::Create { recreate } => format!("create (recreate: {recreate})"),
+            RepositoryDecision::Reconcile {
+                adopting, cause, ..
+            } => format!("reconcile (adopting: {adopting}, cause: {cause:?})"),
+        }
+    }
+
+    type Row<'a> = (Option<&'a str>, &'a [(&'a str, bool)], bool, &'a str);
+
+    #[test]
+    fn decisions_as_a_table() {
+        // (name state records, live repositories by name with whether they hold images,
+        // live without ownership tags, decision)
+        let table: &[Row] = &[
+            (None, &[], false, "create (recreate: false)"),
+            (Some("hello"), &[], false, "create (recreate: true)"),
+            (
+                Some("hello"),
+                &[("hello", false)],
+                false,
+                "reconcile (adopting: false, cause: None)",
+            ),
+            (
+                None,
+                &[("hello", false)],
+                true,
+                "refused: repository `hello` already exists in acc",
+            ),
+            (Some("old"), &[("old", false)], false, "replace old"),
+            (Some("old"), &[], false, "replace old"),
+            (
+                Some("old"),
+                &[("old", true)],
+                false,
+                "refused: repository `hello` moves from account 11",
+            ),
+        ];
+        for (recorded, live, untagged, want) in table {
+            let got = kind(&decide(*recorded, live, *untagged));
+            assert_eq!(&got, want, "recorded {recorded:?}, live {live:?}");
+        }
     }
 }
