@@ -41,3 +41,54 @@ pub fn lineage_state() -> MemoryState {
         ..Snapshot::default()
     })
 }
+
+/// A state snapshot written out directly (with a lineage and a secret key, as `lineage_state`).
+pub fn snapshot(
+    records: impl IntoIterator<Item = (ferry::model::Address, ferry::state::Record)>,
+) -> Snapshot {
+    Snapshot {
+        lineage: "test-lineage".into(),
+        secret_key: b"a test key, not a secret".to_vec(),
+        resources: records.into_iter().collect(),
+        ..Snapshot::default()
+    }
+}
+
+/// An `Observed` written out directly, without refreshing a cloud: what is live, by place.
+#[derive(Default)]
+pub struct Live(pub ferry::refresh::Observed);
+
+impl Live {
+    /// A live repository (`images`: whether it holds images).
+    pub fn repository(
+        mut self,
+        target: &ferry::model::Target,
+        config: ferry::cloud::RepositoryConfig,
+        images: bool,
+    ) -> Self {
+        let place = (target.clone(), config.name.clone());
+        self.0.has_images.insert(place.clone(), images);
+        self.0.repositories.insert(place, Some(config));
+        self
+    }
+
+    /// A repository looked up and found absent.
+    pub fn no_repository(mut self, target: &ferry::model::Target, name: &str) -> Self {
+        self.0
+            .repositories
+            .insert((target.clone(), name.to_string()), None);
+        self
+    }
+
+    /// A repository's live policy text (`None`: it has none).
+    pub fn policy(mut self, target: &ferry::model::Target, name: &str, text: Option<&str>) -> Self {
+        self.0
+            .policies
+            .insert((target.clone(), name.to_string()), text.map(str::to_string));
+        self
+    }
+
+    pub fn build(self) -> ferry::refresh::Observed {
+        self.0
+    }
+}
