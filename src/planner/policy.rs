@@ -40,21 +40,87 @@ pub(super) fn warnings(desired: &Desired, observed: &Observed) -> Vec<PlanError>
         .collect()
 }
 
+/// Why ferry writes a policy it manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Write {
+    /// State records it, but it is gone live.
+    Recreate,
+    /// Nothing is live or recorded yet.
+    First,
+    /// The live policy differs from what ferry last wrote.
+    Restore,
+    /// What ferry derives changed.
+    Consumers,
+    /// Not recorded, but an interrupted apply was writing it.
+    Interrupted,
+}
+
+impl Write {
+    fn action(self) -> Action {
+        match self {
+            Write::Recreate | Write::First => Action::Create,
+            Write::Restore | Write::Consumers | Write::Interrupted => Action::Update,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Write::Recreate => "it was deleted outside ferry; it will be written again",
+            Write::First => "the repository has consumers and no policy yet",
+            Write::Restore => {
+                "it was changed outside ferry; ferry owns this policy and restores it"
+            }
+            Write::Consumers => "its consumers or shares changed",
+            Write::Interrupted => {
+                "an interrupted apply was writing this policy; ferry writes it again"
+            }
+        }
+    }
+}
+
+/// What the planner decided for the policy of a repository that lets ferry manage it.
+#[derive(Debug, PartialEq)]
+pub(super) enum PolicyDecision {
+    /// Nothing to plan: the repository's renamed key has the one error.
+    CoveredByRename,
+    /// Nothing to plan: no policy is wanted, none is recorded.
+    NoneWanted,
+    /// Live and recorded already as derived.
+    Unchanged,
+    Refused(PlanError),
+    /// The live policy already matches; only state is behind.
+    Adopt {
+        want: serde_json::Value,
+    },
+    Write {
+        why: Write,
+        want: serde_json::Value,
+        live: Option<String>,
+    },
+    /// No statements are left: delete the live policy.
+    Delete {
+        live: String,
+    },
+    /// No statements are left and the policy is already gone: state forgets it.
+    Forget,
+}
+
 impl Planner<'_> {
-    pub(super) fn policy(&mut self, repo: &Repository) {
+    /// Decides what happens to a managed repository policy; builds nothing.
+    pub(super) fn decide_policy(&self, repo: &Repository) -> PolicyDecision {
         let address = Address::RepositoryPolicy(repo.key.clone());
         // A renamed repository's one error covers its policy.
         if self
             .renames
             .contains_key(&Address::Repository(repo.key.clone()))
         {
-            return;
+            return PolicyDecision::CoveredByRename;
         }
         let place = (repo.target.clone(), repo.name.clone());
         let desired = match policy::synthesize(self.desired, repo) {
             Ok(p) => p,
             Err(e) => {
-                self.errors.push(PlanError {
+                return PolicyDecision::Refused(PlanError {
                     declared_at: None,
                     address,
                     message: e.to_string(),
@@ -63,19 +129,12 @@ impl Planner<'_> {
                            extra_statements"
                             .to_string(),
                 });
-                return;
             }
         };
         let live = self.observed.policies.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
         match (desired, live) {
             (Some(want), live) => {
-                let text = policy::to_text(&want);
-                let record = Record::RepositoryPolicy {
-                    target: repo.target.clone(),
-                    repository: repo.name.clone(),
-                    policy: text.clone(),
-                };
                 let live_value = live.as_deref().map(policy::parse);
                 if live_value
                     .as_ref()
@@ -87,46 +146,26 @@ impl Planner<'_> {
                         }
                         _ => false,
                     });
-                    if same_record {
-                        self.unchanged.push(address);
+                    return if same_record {
+                        PolicyDecision::Unchanged
                     } else {
-                        self.push(step(
-                            address,
-                            Action::Adopt,
-                            "the live policy already matches; state is brought up to date"
-                                .to_string(),
-                            repo.target.clone(),
-                            vec![],
-                            Operation::Record,
-                            Some(record),
-                        ));
-                    }
-                    return;
+                        PolicyDecision::Adopt { want }
+                    };
                 }
-                let (action, reason) = match (&live_value, prior) {
-                    (None, Some(_)) => (
-                        Action::Create,
-                        "it was deleted outside ferry; it will be written again",
-                    ),
-                    (None, None) => (
-                        Action::Create,
-                        "the repository has consumers and no policy yet",
-                    ),
+                let why = match (&live_value, prior) {
+                    (None, Some(_)) => Write::Recreate,
+                    (None, None) => Write::First,
                     (Some(_), Some(Record::RepositoryPolicy { policy: p, .. }))
                         if live_value
                             .as_ref()
                             .is_some_and(|l| !policy::equivalent(l, &policy::parse(p))) =>
                     {
-                        (
-                            Action::Update,
-                            "it was changed outside ferry; ferry owns this policy and restores it",
-                        )
+                        Write::Restore
                     }
-                    (Some(_), Some(_)) => (Action::Update, "its consumers or shares changed"),
-                    (Some(_), None) if self.state.interrupted.contains(&address) => (
-                        Action::Update,
-                        "an interrupted apply was writing this policy; ferry writes it again",
-                    ),
+                    (Some(_), Some(_)) => Write::Consumers,
+                    (Some(_), None) if self.state.interrupted.contains(&address) => {
+                        Write::Interrupted
+                    }
                     (Some(_), None) => {
                         // Someone else's policy: never overwritten without an import.
                         let mut error = self.unmanaged(
@@ -144,19 +183,56 @@ impl Planner<'_> {
                              it as it is and let ferry only check it",
                             repo.name
                         );
-                        self.errors.push(error);
-                        return;
+                        return PolicyDecision::Refused(error);
                     }
                 };
+                PolicyDecision::Write { why, want, live }
+            }
+            (None, Some(live)) if prior.is_some() => PolicyDecision::Delete { live },
+            (None, _) if prior.is_some() => PolicyDecision::Forget,
+            (None, _) => PolicyDecision::NoneWanted,
+        }
+    }
+
+    /// Plans a managed repository policy: its decision, built into a step (or an error).
+    pub(super) fn policy(&mut self, repo: &Repository) {
+        let decision = self.decide_policy(repo);
+        self.build_policy(repo, decision);
+    }
+
+    /// Turns a policy's decision into its step: operation, record, changes and text.
+    fn build_policy(&mut self, repo: &Repository, decision: PolicyDecision) {
+        let address = Address::RepositoryPolicy(repo.key.clone());
+        let record = |want: &serde_json::Value| Record::RepositoryPolicy {
+            target: repo.target.clone(),
+            repository: repo.name.clone(),
+            policy: policy::to_text(want),
+        };
+        match decision {
+            PolicyDecision::CoveredByRename | PolicyDecision::NoneWanted => {}
+            PolicyDecision::Unchanged => self.unchanged.push(address),
+            PolicyDecision::Refused(error) => self.errors.push(error),
+            PolicyDecision::Adopt { want } => self.push(step(
+                address,
+                Action::Adopt,
+                "the live policy already matches; state is brought up to date".to_string(),
+                repo.target.clone(),
+                vec![],
+                Operation::Record,
+                Some(record(&want)),
+            )),
+            PolicyDecision::Write { why, want, live } => {
+                let record = record(&want);
+                let text = policy::to_text(&want);
                 let changes = vec![Change {
                     attribute: "policy".to_string(),
-                    before: live_value,
+                    before: live.as_deref().map(policy::parse),
                     after: Some(want),
                 }];
                 self.push(step(
                     address,
-                    action,
-                    reason.to_string(),
+                    why.action(),
+                    why.reason().to_string(),
                     repo.target.clone(),
                     changes,
                     Operation::PutPolicy {
@@ -167,24 +243,23 @@ impl Planner<'_> {
                     Some(record),
                 ));
             }
-            (None, Some(live)) if prior.is_some() => {
-                self.delete_policy(address, repo.target.clone(), repo.name.clone(), live,
-                    "no consumers or statements are left, so the policy is deleted rather than written empty");
-            }
-            (None, _) => {
-                if prior.is_some() {
-                    // Gone already: only state needs to forget it.
-                    self.push(step(
-                        address,
-                        Action::Delete,
-                        "no consumers are left and the policy is already gone".to_string(),
-                        repo.target.clone(),
-                        vec![],
-                        Operation::Record,
-                        None,
-                    ));
-                }
-            }
+            PolicyDecision::Delete { live } => self.delete_policy(
+                address,
+                repo.target.clone(),
+                repo.name.clone(),
+                live,
+                "no consumers or statements are left, so the policy is deleted rather than written empty",
+            ),
+            // Gone already: only state needs to forget it.
+            PolicyDecision::Forget => self.push(step(
+                address,
+                Action::Delete,
+                "no consumers are left and the policy is already gone".to_string(),
+                repo.target.clone(),
+                vec![],
+                Operation::Record,
+                None,
+            )),
         }
     }
 
@@ -213,5 +288,129 @@ impl Planner<'_> {
             },
             None,
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The policy decider as a table, on plain data.
+    use super::*;
+    use crate::declarations::{Source, parse_sources};
+    use crate::state::Snapshot;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    const DECLARED: &str = r#"
+[project]
+name = "payments"
+default_region = "us-east-1"
+
+[accounts.registry]
+id = "111111111111"
+
+[accounts.prod]
+id = "222222222222"
+
+[registries.central]
+account = "registry"
+
+[repositories.hello]
+registry = "central"
+
+[images.hello]
+repository = "hello"
+tag = "01"
+
+[functions.hello-world]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+"#;
+
+    const OTHER: &str = r#"{"Version":"2012-10-17","Statement":[]}"#;
+
+    fn desired() -> Desired {
+        let sources = [Source {
+            path: PathBuf::from("ferry.toml"),
+            text: Arc::new(DECLARED.to_string()),
+        }];
+        parse_sources(&sources, &|_| None).unwrap_or_else(|d| panic!("{}", d.render(false)))
+    }
+
+    /// `Some(true)`: the derived policy; `Some(false)`: another one; `None`: none.
+    fn decide(recorded: Option<bool>, live: Option<bool>, interrupted: bool) -> String {
+        let d = desired();
+        let repo = &d.repositories["hello"];
+        let derived = policy::to_text(&policy::synthesize(&d, repo).unwrap().unwrap());
+        let text = |same: bool| {
+            if same {
+                derived.clone()
+            } else {
+                OTHER.to_string()
+            }
+        };
+        let address = Address::RepositoryPolicy("hello".into());
+        let mut state = Snapshot::default();
+        if let Some(same) = recorded {
+            state.resources.insert(
+                address.clone(),
+                Record::RepositoryPolicy {
+                    target: repo.target.clone(),
+                    repository: repo.name.clone(),
+                    policy: text(same),
+                },
+            );
+        }
+        if interrupted {
+            state.interrupted.insert(address);
+        }
+        let mut observed = Observed::default();
+        observed
+            .policies
+            .insert((repo.target.clone(), repo.name.clone()), live.map(text));
+        let planner = Planner {
+            desired: &d,
+            state: &state,
+            observed: &observed,
+            drafts: Vec::new(),
+            errors: Vec::new(),
+            unchanged: Vec::new(),
+            renames: BTreeMap::new(),
+            moved_into: BTreeMap::new(),
+        };
+        match planner.decide_policy(repo) {
+            PolicyDecision::Write { why, .. } => format!("write ({why:?})"),
+            PolicyDecision::Refused(e) => format!("refused: {}", &e.message[..39]),
+            PolicyDecision::Adopt { .. } => "adopt".into(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn decisions_as_a_table() {
+        // (recorded, live, interrupted apply, decision)
+        let table = [
+            (None, None, false, "write (First)"),
+            (Some(true), None, false, "write (Recreate)"),
+            (Some(true), Some(true), false, "Unchanged"),
+            (None, Some(true), false, "adopt"),
+            (Some(false), Some(true), false, "adopt"),
+            (Some(true), Some(false), false, "write (Restore)"),
+            (Some(false), Some(false), false, "write (Consumers)"),
+            (None, Some(false), true, "write (Interrupted)"),
+            (
+                None,
+                Some(false),
+                false,
+                "refused: repository `hello` already has a policy",
+            ),
+        ];
+        for (recorded, live, interrupted, want) in table {
+            assert_eq!(
+                decide(recorded, live, interrupted),
+                want,
+                "recorded {recorded:?}, live {live:?}, interrupted {interrupted}"
+            );
+        }
     }
 }
