@@ -273,3 +273,92 @@ pub fn check_policies(desired: &Desired) -> Result<(), SessionError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Target;
+
+    fn record() -> Record {
+        Record::RepositoryPolicy {
+            target: Target {
+                account: "registry".into(),
+                account_id: "111111111111".into(),
+                region: "us-east-1".into(),
+            },
+            repository: "hello".into(),
+            policy: "{}".into(),
+        }
+    }
+
+    fn snapshot(addresses: &[Address]) -> Snapshot {
+        Snapshot {
+            resources: addresses.iter().map(|a| (a.clone(), record())).collect(),
+            ..Snapshot::default()
+        }
+    }
+
+    fn repo(k: &str) -> Address {
+        Address::Repository(k.into())
+    }
+
+    fn policy(k: &str) -> Address {
+        Address::RepositoryPolicy(k.into())
+    }
+
+    #[test]
+    fn a_repository_takes_its_policy_along() {
+        let snap = snapshot(&[repo("a"), policy("a")]);
+        let moves = state_moves(&snap, &repo("a"), &repo("b")).unwrap();
+        assert_eq!(
+            moves,
+            vec![(repo("a"), repo("b")), (policy("a"), policy("b"))]
+        );
+        // Without a recorded policy only the repository moves.
+        let snap = snapshot(&[repo("a")]);
+        let moves = state_moves(&snap, &repo("a"), &repo("b")).unwrap();
+        assert_eq!(moves, vec![(repo("a"), repo("b"))]);
+    }
+
+    #[test]
+    fn a_move_refuses_another_kind_an_absent_source_and_a_taken_destination() {
+        let snap = snapshot(&[repo("a"), policy("a"), policy("b")]);
+        let kind = state_moves(&snap, &repo("a"), &Address::Function("a".into())).unwrap_err();
+        assert_eq!(
+            kind.to_string(),
+            "repository.a and function.a are different kinds of resource; a move keeps the kind"
+        );
+        let absent = state_moves(&snap, &repo("x"), &repo("y")).unwrap_err();
+        assert_eq!(absent.to_string(), "repository.x is not in the state");
+        // The policy's destination is taken even though the repository's is free.
+        let taken = state_moves(&snap, &repo("a"), &repo("b")).unwrap_err();
+        assert!(
+            taken
+                .to_string()
+                .starts_with("repository_policy.b is already in the state"),
+            "{taken}"
+        );
+    }
+
+    #[test]
+    fn a_target_must_be_declared_or_in_state() {
+        let text = "[project]\nname = \"p\"\n[accounts.registry]\nid = \"111111111111\"\n\
+                    [registries.central]\naccount = \"registry\"\nregion = \"us-east-1\"\n";
+        let source = declarations::source_from_bytes("ferry.toml".into(), text.into()).unwrap();
+        let desired = declarations::parse_sources(&[source], &|_| None).unwrap();
+        let snap = snapshot(&[repo("a")]);
+        let registry = Address::Registry("central".into());
+        assert!(check_targets(&desired, &snap, &[repo("a"), registry]).is_ok());
+        let e = check_targets(&desired, &snap, &[repo("a"), repo("z")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--target repository.z: no such resource is declared or in the state"
+        );
+    }
+
+    #[test]
+    fn state_show_names_an_absent_address() {
+        let e = shown_record(&snapshot(&[]), &repo("a")).unwrap_err();
+        assert_eq!(e.to_string(), "repository.a is not in the state");
+    }
+}
