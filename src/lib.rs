@@ -21,4 +21,5 @@ pub mod policy;
 pub mod refresh;
 pub mod render;
 pub mod saved_plan;
+pub mod session;
 pub mod state;

@@ -138,3 +138,6 @@ macro_rules! err {
 }
 
 pub(crate) use {err, errln, out, outln};
+
+/// The styles every command paints with, defined once (beside [`Painter`], which render shares).
+pub use crate::render::style;

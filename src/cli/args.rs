@@ -1,0 +1,127 @@
+//! The command line, as clap types only: no behaviour, so that shell completions and a man page
+//! can be generated from it.
+
+use crate::model::Address;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Declarative reconciler for container-image Lambda functions and their ECR repositories",
+    long_about = None
+)]
+pub struct Cli {
+    /// Declarations: one .toml file or a directory of them [default: every *.toml of the
+    /// current directory]
+    #[arg(short = 'c', long = "config", global = true)]
+    pub config: Option<PathBuf>,
+    /// State directory
+    #[arg(long, env = "FERRY_STATE", default_value = "state", global = true)]
+    pub state: PathBuf,
+    /// Never colour the output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More logging on stderr (-v, -vv, -vvv)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Wait this long for another ferry process to release the state
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, global = true)]
+    pub lock_timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse and check the declarations; no AWS calls
+    Validate,
+    /// Refresh live state and print the ordered plan with diffs
+    Plan {
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Also save the plan, for `ferry apply FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print the plan as JSON (format in docs/plan.schema.json) instead of text
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the plan as markdown, for a pull-request comment
+        #[arg(long)]
+        markdown: bool,
+        /// Plan only this address and what it depends on (repeatable)
+        #[arg(long, value_name = "ADDR")]
+        target: Vec<Address>,
+    },
+    /// Plan, ask for confirmation, and make it so; or apply a saved plan
+    Apply {
+        /// A plan saved with `ferry plan --out FILE`: applied exactly, without planning again
+        planfile: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many independent steps run at once
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+        /// Apply only this address and what it depends on (repeatable)
+        #[arg(long, value_name = "ADDR", conflicts_with = "planfile")]
+        target: Vec<Address>,
+        /// Keep completed steps when a CreateFunction fails (default: undo this apply's changes)
+        #[arg(long)]
+        no_rollback: bool,
+        /// Retry the permission errors of a just-written policy or role for at most this long
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        propagation_timeout: u64,
+    },
+    /// Remove everything ferry manages: functions, then policies, then repositories
+    Destroy {
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many independent steps run at once
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Adopt an existing resource into state: function.KEY NAME, repository.KEY NAME,
+    /// repository_policy.KEY REPOSITORY-NAME
+    Import { address: Address, id: String },
+    /// Preflight: for every function, would Lambda be allowed to pull its image? Explains each no
+    Check {
+        /// Print the verdicts as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the repository policy ferry would write
+    Policy {
+        /// Repository key (or ECR name)
+        repository: String,
+    },
+    /// The plan's dependency graph as Graphviz DOT
+    Graph,
+    /// Read and edit the state
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Remove the record of a state lock whose holder is gone (a running holder is refused)
+    ForceUnlock {
+        /// The lock id, as the "in use" error names it
+        lock_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// Every address in state (with -v: lineage, serial and where each resource lives)
+    List,
+    /// One resource's recorded attributes (sensitive values redacted)
+    Show { address: Address },
+    /// Forget a resource without deleting it
+    Rm { address: Address },
+    /// Give a resource a new address after renaming its key in the declarations (a repository
+    /// takes its policy along); the next apply updates its ferry:address tag
+    Mv {
+        source: Address,
+        destination: Address,
+    },
+}

@@ -1,0 +1,57 @@
+//! `ferry apply [PLANFILE]`: plan (or load a saved plan), ask for confirmation, and make it so.
+
+use super::execute::{Verb, execute};
+use crate::apply;
+use crate::cli::args::Cli;
+use crate::cli::output::{Printer, out};
+use crate::cloud::aws::AwsCloud;
+use crate::model::Address;
+use crate::state::StateStore;
+use crate::{render, saved_plan, session};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The options of `ferry apply`.
+pub struct Options<'a> {
+    pub planfile: &'a Option<PathBuf>,
+    pub auto_approve: bool,
+    pub parallelism: u16,
+    pub target: &'a [Address],
+    pub no_rollback: bool,
+    pub propagation_timeout: u64,
+}
+
+pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<ExitCode> {
+    let options = apply::Options {
+        parallelism: usize::from(o.parallelism),
+        rollback: !o.no_rollback,
+        propagation_timeout: Duration::from_secs(o.propagation_timeout),
+        ..apply::Options::default()
+    };
+    let (decls, state) = super::open(cli, "apply")?;
+    let options = apply::Options {
+        declared_in: decls.desired.declared_in.clone(),
+        ..options
+    };
+    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    let (plan, approved) = match o.planfile {
+        Some(path) => {
+            if let Some(i) = session::interruption(&state)? {
+                super::warn_interrupted(&i, ctx);
+            }
+            let snap = state.snapshot()?;
+            let plan = saved_plan::load(path, &decls.desired, &decls.sources, &snap)?;
+            out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
+            // Saving the plan was the review; like Terraform, a saved plan is not asked again.
+            (plan, true)
+        }
+        None => {
+            let mut plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
+            crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
+            out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
+            (plan, o.auto_approve)
+        }
+    };
+    execute(&plan, &cloud, &state, ctx, approved, &options, Verb::Apply).await
+}

@@ -1,0 +1,110 @@
+//! One file per subcommand, each a short function over the shared [`session`](crate::session):
+//! it asks the session for data and tells the [`Printer`] what to show. The helpers here say
+//! what the session found and the user should know (a stale lock, an interrupted apply,
+//! targeting).
+
+pub mod apply;
+pub mod check;
+pub mod destroy;
+mod execute;
+pub mod force_unlock;
+pub mod graph;
+pub mod import;
+pub mod plan;
+pub mod policy;
+pub mod state;
+pub mod validate;
+
+use super::args::Cli;
+use super::output::{Printer, errln, style};
+use crate::cloud::Cloud;
+use crate::declarations::Declarations;
+use crate::model::Address;
+use crate::planner::Plan;
+use crate::session;
+use crate::state::sled_store::SledState;
+use crate::state::{Interruption, StateStore};
+use std::time::Duration;
+
+/// The declarations of `-c` (or of the current directory).
+fn load(cli: &Cli) -> anyhow::Result<Declarations> {
+    Ok(session::load(cli.config.as_deref())?)
+}
+
+/// The declarations and the state, opened for `operation`.
+fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {
+    let decls = load(cli)?;
+    let state = open_state(cli, operation)?;
+    Ok((decls, state))
+}
+
+/// Opens the state, waiting up to `--lock-timeout` for another process to release it.
+fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
+    let state = session::open_state(&cli.state, operation, Duration::from_secs(cli.lock_timeout))?;
+    if let Some(stale) = &state.stale_holder {
+        errln!(
+            "warning: the previous holder of this state ended without releasing it ({stale}); \
+             it was probably killed. Its lock ended with it."
+        );
+    }
+    Ok(state)
+}
+
+/// Refreshes and plans through the session, saying on stderr what the user should know about
+/// the plan's footing: an interrupted apply, and targeting.
+async fn make_plan(
+    decls: &Declarations,
+    state: &dyn StateStore,
+    cloud: &dyn Cloud,
+    targets: &[Address],
+    ctx: Printer,
+) -> anyhow::Result<Plan> {
+    let (snapshot, interruption) = session::snapshot(state)?;
+    if let Some(i) = &interruption {
+        warn_interrupted(i, ctx);
+    }
+    let plan = session::plan(&decls.desired, &snapshot, cloud, targets).await?;
+    if !targets.is_empty() {
+        errln!(
+            "{} the plan covers only {} and what they depend on; the declarations may not be fully applied.",
+            ctx.err
+                .paint(style::WARNING, "Warning: resource targeting is in effect:"),
+            targets
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(plan)
+}
+
+/// Warns that the journal shows the previous apply did not reach its end.
+fn warn_interrupted(i: &Interruption, ctx: Printer) {
+    let in_flight = if i.in_flight.is_empty() {
+        "no call was in flight".to_string()
+    } else {
+        format!(
+            "calls in flight: {}",
+            i.in_flight
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let what = if i.finished {
+        // The last apply ended, but calls of it (or of an earlier one) never got an answer
+        // that settled them: a create whose answer was lost.
+        "an earlier apply did not learn the outcome of some calls".to_string()
+    } else if i.rolling_back {
+        "the previous apply was interrupted while rolling back".to_string()
+    } else {
+        "the previous apply was interrupted".to_string()
+    };
+    errln!(
+        "{} {what} ({in_flight}). This plan is made from what is live: \
+         resources it created carry ferry's ownership tags and are adopted, the rest is reconciled below.",
+        ctx.err.paint(style::WARNING, "Warning:"),
+    );
+}

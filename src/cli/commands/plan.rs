@@ -1,0 +1,66 @@
+//! `ferry plan`: refresh live state and print the ordered plan with diffs; optionally save it.
+
+use crate::cli::output::{Printer, err, errln, out, outln};
+use crate::cloud::aws::AwsCloud;
+use crate::model::Address;
+use crate::state::StateStore;
+use crate::{render, saved_plan};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The options of `ferry plan`.
+pub struct Options<'a> {
+    pub detailed_exitcode: bool,
+    pub out: &'a Option<PathBuf>,
+    pub json: bool,
+    pub markdown: bool,
+    pub target: &'a [Address],
+}
+
+pub async fn run(
+    cli: &crate::cli::args::Cli,
+    ctx: Printer,
+    o: Options<'_>,
+) -> anyhow::Result<ExitCode> {
+    let (decls, state) = super::open(cli, "plan")?;
+    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    let mut plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
+    crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
+    let printed = if o.json {
+        outln!(
+            ctx,
+            "{}",
+            serde_json::to_string_pretty(&render::plan_json(&plan))?
+        )
+    } else if o.markdown {
+        out!(ctx, "{}", render::plan_markdown(&plan))
+    } else {
+        out!(ctx, "{}", render::plan_text(&plan, ctx.out))
+    };
+    // A reader that stopped early still hears of the plan's errors (on stderr).
+    err!("{}", render::warnings_text(&plan.warnings, ctx.err));
+    if !plan.errors.is_empty() {
+        err!("{}", render::errors_text(&plan.errors, ctx.err));
+        return Ok(ExitCode::FAILURE);
+    }
+    printed?;
+    if let Some(path) = o.out {
+        saved_plan::save(
+            path,
+            &plan,
+            &decls.desired,
+            &decls.sources,
+            &state.snapshot()?.secret_key,
+        )?;
+        errln!(
+            "Saved the plan to {}. To perform exactly these actions, run: ferry apply {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(if o.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
