@@ -6,15 +6,23 @@
 //! tests. Sensitive environment values never reach a store in clear: [`Record::redacted`] keeps
 //! only a keyed hash, so a changed value is still noticed.
 
-pub mod sled_store;
+mod lineage;
+pub mod lock;
+mod memory;
+pub mod secret;
+pub mod sled;
+
+/// The path cli.rs and the tests know [`sled::SledState`] by.
+pub use self::sled as sled_store;
+pub use lock::LockHolder;
+pub use memory::MemoryState;
+pub use secret::sensitive_hash;
 
 use crate::cloud::{FunctionConfig, RepositoryConfig};
 use crate::model::{Address, Target};
-use hmac::{Hmac, Mac};
+use secret::SENSITIVE_PREFIX;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 /// The format of records this binary writes; a newer one on disk is refused.
 pub const FORMAT_VERSION: u64 = 1;
@@ -94,26 +102,6 @@ impl Record {
             other => other.clone(),
         }
     }
-}
-
-const SENSITIVE_PREFIX: &str = "(sensitive) hmac-sha256:";
-
-/// HMAC-SHA256 of a sensitive value under a secret key: equal values give equal hashes, so a
-/// changed value is noticed, and without the key (kept apart from the records) the value cannot
-/// be guessed from the hash.
-pub fn sensitive_hash(key: &[u8], name: &str, value: &str) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(name.as_bytes());
-    mac.update(&[0]);
-    mac.update(value.as_bytes());
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{SENSITIVE_PREFIX}{hex}")
 }
 
 /// The whole state at one moment.
@@ -285,106 +273,18 @@ pub trait StateStore: Send + Sync {
     /// Replaces the journal with `entries`, all or none (a new apply keeps what is still
     /// in flight, see [`unsettled`]).
     fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError>;
-}
-
-/// State in memory, for tests.
-#[derive(Default)]
-pub struct MemoryState {
-    inner: Mutex<Snapshot>,
-    journal: Mutex<Vec<JournalEntry>>,
-}
-
-impl MemoryState {
-    pub fn new(snapshot: Snapshot) -> Self {
-        MemoryState {
-            inner: Mutex::new(snapshot),
-            journal: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn with_journal<T>(
-        &self,
-        f: impl FnOnce(&mut Vec<JournalEntry>) -> T,
-    ) -> Result<T, StateError> {
-        let mut guard = self
-            .journal
-            .lock()
-            .map_err(|_| StateError::Write("memory journal poisoned".into()))?;
-        Ok(f(&mut guard))
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut Snapshot) -> T) -> Result<T, StateError> {
-        let mut guard = self
-            .inner
-            .lock()
-            .map_err(|_| StateError::Write("memory state poisoned".into()))?;
-        Ok(f(&mut guard))
-    }
-}
-
-impl StateStore for MemoryState {
-    fn snapshot(&self) -> Result<Snapshot, StateError> {
-        self.with(|s| {
-            let mut s = s.clone();
-            let recorded = &s.resources;
-            s.declared_in.retain(|a, _| recorded.contains_key(a));
-            s
-        })
-    }
-
-    fn record_files(&self, files: &BTreeMap<Address, String>) -> Result<(), StateError> {
-        self.with(|s| {
-            s.declared_in
-                .extend(files.iter().map(|(a, f)| (a.clone(), f.clone())))
-        })
-    }
-
-    fn put(&self, address: &Address, record: &Record) -> Result<(), StateError> {
-        self.with(|s| {
-            let r = record.redacted(&s.secret_key);
-            s.resources.insert(address.clone(), r);
-            s.serial += 1;
-        })
-    }
-
-    fn remove(&self, address: &Address) -> Result<(), StateError> {
-        self.with(|s| {
-            s.declared_in.remove(address);
-            if s.resources.remove(address).is_some() {
-                s.serial += 1;
-            }
-        })
-    }
-
-    fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
-        self.with(|s| {
-            for (from, to) in moves {
-                if let Some(r) = s.resources.remove(from) {
-                    s.resources.insert(to.clone(), r);
-                }
-                if let Some(f) = s.declared_in.remove(from) {
-                    s.declared_in.insert(to.clone(), f);
-                }
-            }
-            s.serial += 1;
-        })
-    }
-
-    fn journal_append(&self, entry: &JournalEntry) -> Result<(), StateError> {
-        self.with_journal(|j| j.push(entry.clone()))
-    }
-
-    fn journal(&self) -> Result<Vec<JournalEntry>, StateError> {
-        self.with_journal(|j| j.clone())
-    }
-
-    fn journal_clear(&self) -> Result<(), StateError> {
-        self.with_journal(|j| j.clear())
-    }
-
-    fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
-        self.with_journal(|j| *j = entries.to_vec())
-    }
+    /// Takes the state's lock for `ferry {operation}` and records this process as its holder,
+    /// or fails with [`StateError::Locked`] naming the live holder. Taking a lock this store
+    /// already holds renames the operation it is held for.
+    fn lock(&self, operation: &str) -> Result<LockHolder, StateError>;
+    /// Gives the lock up (a store whose lock is its open database lets it go when it is
+    /// dropped; this removes the holder record).
+    fn unlock(&self) -> Result<(), StateError>;
+    /// Breaks the lock `lock_id` if its holder is gone, and says what was removed; a live
+    /// holder is refused.
+    fn force_unlock(&self, lock_id: &str) -> Result<String, StateError>;
+    /// Who holds the lock, if anyone does.
+    fn lock_holder(&self) -> Result<Option<LockHolder>, StateError>;
 }
 
 #[cfg(test)]

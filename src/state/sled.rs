@@ -5,10 +5,14 @@
 //! sled holds an exclusive file lock for as long as the database is open; a second process gets
 //! [`StateError::Locked`] naming the holder recorded in `holder.json`.
 
+use super::lineage::new_lineage;
+use super::lock::{
+    HOLDER_FILE, LockHolder, describe_holder, holder_may_be_alive, new_lock_id, read_holder,
+};
+use super::secret::{KEY_FILE, secret_key};
 use super::{FORMAT_VERSION, JournalEntry, Record, Snapshot, StateError, StateStore};
 use crate::model::Address;
-use sha2::{Digest, Sha256};
-use sled::Transactional;
+use ::sled::Transactional;
 use std::path::{Path, PathBuf};
 
 pub struct SledState {
@@ -18,19 +22,14 @@ pub struct SledState {
     /// This process's lock id, as `force-unlock` takes it.
     pub lock_id: String,
     dir: PathBuf,
-    db: sled::Db,
-    meta: sled::Tree,
-    resources: sled::Tree,
-    journal: sled::Tree,
-    files: sled::Tree,
+    db: ::sled::Db,
+    meta: ::sled::Tree,
+    resources: ::sled::Tree,
+    journal: ::sled::Tree,
+    files: ::sled::Tree,
     lineage: String,
     secret_key: Vec<u8>,
 }
-
-const HOLDER_FILE: &str = "holder.json";
-/// The HMAC key for sensitive values: beside the database, never inside it, so that an export
-/// of the records cannot be used to guess secrets.
-const KEY_FILE: &str = "secret.key";
 
 impl SledState {
     /// Opens (or creates) the state in `dir` and takes its lock for `operation`.
@@ -46,7 +45,7 @@ impl SledState {
         })?;
         // Every write is flushed before it returns, so sled's background flusher adds nothing;
         // without it the file lock is released as soon as the state is dropped.
-        let db = sled::Config::new()
+        let db = ::sled::Config::new()
             .path(db_dir)
             .flush_every_ms(None)
             .open()
@@ -115,18 +114,8 @@ impl SledState {
             message: format!("cannot read or create {KEY_FILE}: {e}"),
         })?;
         let stale_holder = read_holder(dir).map(|h| describe_holder(&h));
-        let lock_id = new_lineage(dir)[..13].replace('-', "");
-        let holder = serde_json::json!({
-            "lock_id": lock_id,
-            "pid": std::process::id(),
-            "user": std::env::var("USER").unwrap_or_default(),
-            "host": hostname(),
-            "operation": operation,
-            "started": std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        });
+        let lock_id = new_lock_id(dir);
+        let holder = LockHolder::this_process(lock_id.clone(), operation).to_json();
         // Best effort: the lock itself is sled's; this file only names the holder. But never
         // through a symlink: one planted there would have ferry write wherever it points.
         let holder_path = dir.join(HOLDER_FILE);
@@ -182,8 +171,8 @@ impl SledState {
 
 /// Adds one to the state's serial, inside a transaction.
 fn bump_serial(
-    meta: &sled::transaction::TransactionalTree,
-) -> Result<(), sled::transaction::ConflictableTransactionError<()>> {
+    meta: &::sled::transaction::TransactionalTree,
+) -> Result<(), ::sled::transaction::ConflictableTransactionError<()>> {
     let serial = meta
         .get("serial")?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
@@ -278,7 +267,7 @@ impl StateStore for SledState {
         &self,
         files: &std::collections::BTreeMap<Address, String>,
     ) -> Result<(), StateError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = ::sled::Batch::default();
         for (address, file) in files {
             batch.insert(address.to_string().as_bytes(), file.as_bytes());
         }
@@ -320,10 +309,49 @@ impl StateStore for SledState {
         Ok(())
     }
 
+    /// The lock is the database's file lock, taken by [`SledState::open`] and held until the
+    /// store is dropped: this only records `operation` in the holder record.
+    fn lock(&self, operation: &str) -> Result<LockHolder, StateError> {
+        let holder = LockHolder::this_process(self.lock_id.clone(), operation);
+        replace_private(&self.dir.join(HOLDER_FILE), &holder.to_json().to_string())
+            .map_err(Self::write_err)?;
+        Ok(holder)
+    }
+
+    /// Removes the holder record; the file lock itself ends when the store is dropped.
+    fn unlock(&self) -> Result<(), StateError> {
+        match std::fs::remove_file(self.dir.join(HOLDER_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Self::write_err(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// An open store holds the live lock itself, and a dead holder's record was taken over
+    /// when it opened ([`SledState::stale_holder`]): there is nothing to break. The directory's
+    /// lock is broken from outside by [`force_unlock`].
+    fn force_unlock(&self, lock_id: &str) -> Result<String, StateError> {
+        let dir = self.dir.display().to_string();
+        Err(StateError::Open {
+            dir,
+            message: if lock_id == self.lock_id {
+                "the lock is held by this process; it ends when the process does".to_string()
+            } else {
+                format!(
+                    "no lock has the id {lock_id}; the holder is this process (lock id {})",
+                    self.lock_id
+                )
+            },
+        })
+    }
+
+    fn lock_holder(&self) -> Result<Option<LockHolder>, StateError> {
+        Ok(read_holder(&self.dir).and_then(|h| serde_json::from_value(h).ok()))
+    }
+
     fn journal_replace(&self, entries: &[JournalEntry]) -> Result<(), StateError> {
         // One batch, applied atomically: a crash keeps the old journal or the new one, never
         // a journal that lost an entry still in flight.
-        let mut batch = sled::Batch::default();
+        let mut batch = ::sled::Batch::default();
         for key in self.journal.iter().keys() {
             batch.remove(key.map_err(Self::write_err)?);
         }
@@ -340,7 +368,7 @@ impl StateStore for SledState {
     }
 }
 
-fn read_u64(tree: &sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, StateError> {
+fn read_u64(tree: &::sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, StateError> {
     match tree.get(key) {
         Ok(None) => Ok(None),
         Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref())
@@ -356,9 +384,9 @@ fn read_u64(tree: &sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, Stat
     }
 }
 
-fn open_error(dir: &Path, e: sled::Error) -> StateError {
+fn open_error(dir: &Path, e: ::sled::Error) -> StateError {
     let shown = dir.display().to_string();
-    if let sled::Error::Io(io) = &e
+    if let ::sled::Error::Io(io) = &e
         && (io.kind() == std::io::ErrorKind::WouldBlock
             || io.raw_os_error() == Some(11)
             || io.to_string().contains("could not acquire lock"))
@@ -384,52 +412,6 @@ fn open_error(dir: &Path, e: sled::Error) -> StateError {
     }
 }
 
-/// The state's secret key: 32 random bytes in a file only the owner can read, made once.
-fn secret_key(dir: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let path = dir.join(KEY_FILE);
-    match std::fs::read(&path) {
-        Ok(key) if key.len() == 32 => return Ok(key),
-        Ok(_) => {
-            return Err(std::io::Error::other(
-                "the key file is damaged; restore it (changed sensitive values then show as changed once)",
-            ));
-        }
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
-    }
-    let mut key = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    options.open(&path)?.write_all(&key)?;
-    Ok(key)
-}
-
-fn read_holder(dir: &Path) -> Option<serde_json::Value> {
-    std::fs::read_to_string(dir.join(HOLDER_FILE))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-}
-
-fn describe_holder(h: &serde_json::Value) -> String {
-    format!(
-        "lock id {}, pid {} of {}@{}, running `ferry {}` since unix time {}",
-        h["lock_id"].as_str().unwrap_or("?"),
-        h["pid"],
-        h["user"].as_str().unwrap_or("?"),
-        h["host"].as_str().unwrap_or("?"),
-        h["operation"].as_str().unwrap_or("?"),
-        h["started"]
-    )
-}
-
 /// `ferry force-unlock LOCK_ID`. ferry's lock is the database's own file lock, which the
 /// operating system releases when its holder ends, so there is never a dead lock to break: a
 /// live holder is refused (stop that process instead), and a leftover record of a dead one is
@@ -451,7 +433,7 @@ pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
             ),
         });
     }
-    match sled::Config::new()
+    match ::sled::Config::new()
         .path(dir.join("db"))
         .flush_every_ms(None)
         .open()
@@ -476,18 +458,6 @@ pub fn force_unlock(dir: &Path, lock_id: &str) -> Result<String, StateError> {
             other => Err(other),
         },
     }
-}
-
-/// Whether a holder record may name a running process: false only when it is of this host and
-/// its pid is gone (Linux's /proc tells; elsewhere every record may be alive).
-fn holder_may_be_alive(h: &serde_json::Value) -> bool {
-    let (Some(pid), Some(host)) = (h["pid"].as_u64(), h["host"].as_str()) else {
-        return false;
-    };
-    if host != hostname() || !Path::new("/proc/self").exists() {
-        return true;
-    }
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Creates `dir` (and missing parents) readable by its owner only. An existing directory keeps
@@ -562,39 +532,12 @@ fn replace_private(path: &Path, text: &str) -> std::io::Result<()> {
     written
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_default()
-}
-
-/// A lineage is unique per state: from the path, the process and the time of creation.
-fn new_lineage(dir: &Path) -> String {
-    let mut h = Sha256::new();
-    h.update(dir.display().to_string().as_bytes());
-    h.update(std::process::id().to_be_bytes());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.update(now.to_be_bytes());
-    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cloud::RepositoryConfig;
     use crate::model::{TagMutability, Target};
+    use crate::state::lock::hostname;
 
     fn record() -> Record {
         Record::Repository {
@@ -668,7 +611,7 @@ mod tests {
     fn a_foreign_database_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::Config::new()
+            let db = ::sled::Config::new()
                 .path(dir.path().join("db"))
                 .open()
                 .unwrap();
@@ -677,7 +620,7 @@ mod tests {
         }
         let err = SledState::open(dir.path(), "test").err().expect("refused");
         assert!(err.to_string().contains("not a ferry state"), "{err}");
-        let db = sled::Config::new()
+        let db = ::sled::Config::new()
             .path(dir.path().join("db"))
             .open()
             .unwrap();
@@ -706,7 +649,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             // No flusher thread, so the lock is released when `db` is dropped.
-            let db = sled::Config::new()
+            let db = ::sled::Config::new()
                 .path(dir.path().join("db"))
                 .flush_every_ms(None)
                 .open()
@@ -719,7 +662,7 @@ mod tests {
             err.to_string().contains("not ferry's (trees orders)"),
             "{err}"
         );
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = ::sled::open(dir.path().join("db")).unwrap();
         let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
         assert!(
             !names.iter().any(|n| n == b"meta" || n == b"resources"),
@@ -769,7 +712,7 @@ mod tests {
         let dead = serde_json::json!({"lock_id": "dead", "pid": 999999, "user": "ci",
             "host": hostname(), "operation": "apply", "started": 1});
         std::fs::write(dir.path().join(HOLDER_FILE), dead.to_string()).unwrap();
-        let _db = sled::Config::new()
+        let _db = ::sled::Config::new()
             .path(dir.path().join("db"))
             .flush_every_ms(None)
             .open()

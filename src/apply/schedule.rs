@@ -1,0 +1,199 @@
+//! What may start now. The executor asks a [`Schedule`] for the next step that may start, tells
+//! it when one ends, and [`drive`] keeps at most `parallelism` steps running. [`Levels`] is
+//! today's behaviour: level by level with a barrier between levels, and nothing new started
+//! after the first failure. A quota-aware, dependency-driven scheduler replaces it by
+//! implementing the same trait.
+//!
+//! May not touch: the cloud, the state, the journal; it only sees step ids.
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use std::future::Future;
+
+/// Decides which step may start now.
+pub trait Schedule {
+    /// A step that may start now, or `None` when none may until a running one ends (or none is
+    /// left).
+    fn ready(&mut self) -> Option<usize>;
+    /// A started step ended; a failed one (`ok` false) stops the schedule: nothing new starts.
+    fn done(&mut self, id: usize, ok: bool);
+    /// The steps that never started, once [`drive`] returned: those of the failed level in id
+    /// order, then the later levels'.
+    fn not_started(&self) -> Vec<usize>;
+}
+
+/// Level by level: every step of a level may start (up to the parallelism), the next level only
+/// when all of this one ended, and none after a failure.
+#[derive(Debug)]
+pub struct Levels {
+    levels: Vec<Vec<usize>>,
+    level: usize,
+    next: usize,
+    running: usize,
+    stopped: bool,
+}
+
+impl Levels {
+    /// `levels[n]` holds the ids of level `n`, in the order they start.
+    pub fn new(levels: Vec<Vec<usize>>) -> Self {
+        Levels {
+            levels,
+            level: 0,
+            next: 0,
+            running: 0,
+            stopped: false,
+        }
+    }
+}
+
+impl Schedule for Levels {
+    fn ready(&mut self) -> Option<usize> {
+        loop {
+            if self.stopped {
+                return None;
+            }
+            let level = self.levels.get(self.level)?;
+            if let Some(&id) = level.get(self.next) {
+                self.next += 1;
+                self.running += 1;
+                return Some(id);
+            }
+            // The barrier: the next level waits for every step of this one.
+            if self.running > 0 {
+                return None;
+            }
+            self.level += 1;
+            self.next = 0;
+        }
+    }
+
+    fn done(&mut self, _id: usize, ok: bool) {
+        self.running = self.running.saturating_sub(1);
+        if !ok {
+            self.stopped = true;
+        }
+    }
+
+    fn not_started(&self) -> Vec<usize> {
+        let Some(level) = self.levels.get(self.level) else {
+            return Vec::new();
+        };
+        let mut rest: Vec<usize> = level[self.next.min(level.len())..].to_vec();
+        rest.sort_unstable();
+        rest.extend(self.levels[self.level + 1..].iter().flatten().copied());
+        rest
+    }
+}
+
+/// Runs the steps `schedule` lets start, at most `parallelism` at once, and returns each
+/// started step's result in the order they ended. `ok` tells the schedule whether a result is
+/// a success.
+pub async fn drive<S, T, F, Fut>(
+    schedule: &mut S,
+    parallelism: usize,
+    mut start: F,
+    ok: impl Fn(&T) -> bool,
+) -> Vec<(usize, T)>
+where
+    S: Schedule + ?Sized,
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let parallelism = parallelism.max(1);
+    let mut running = FuturesUnordered::new();
+    let mut results = Vec::new();
+    loop {
+        while running.len() < parallelism {
+            let Some(id) = schedule.ready() else { break };
+            let step = start(id);
+            running.push(async move { (id, step.await) });
+        }
+        let Some((id, result)) = running.next().await else {
+            break;
+        };
+        schedule.done(id, ok(&result));
+        results.push((id, result));
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Runs `levels` where step `id` takes `cost[id]` seconds of paused time and fails when it
+    /// is in `failing`; returns the events ("+id" started, "-id" ended) and the most steps that
+    /// ran at once.
+    async fn run(
+        levels: Vec<Vec<usize>>,
+        cost: &[u64],
+        failing: &[usize],
+        parallelism: usize,
+    ) -> (Vec<String>, usize, Levels) {
+        let events = Mutex::new(Vec::new());
+        let running = Mutex::new((0usize, 0usize));
+        let mut schedule = Levels::new(levels);
+        drive(
+            &mut schedule,
+            parallelism,
+            |id| {
+                let (events, running) = (&events, &running);
+                async move {
+                    events.lock().unwrap().push(format!("+{id}"));
+                    {
+                        let mut r = running.lock().unwrap();
+                        r.0 += 1;
+                        r.1 = r.1.max(r.0);
+                    }
+                    tokio::time::sleep(Duration::from_secs(cost[id])).await;
+                    running.lock().unwrap().0 -= 1;
+                    events.lock().unwrap().push(format!("-{id}"));
+                    !failing.contains(&id)
+                }
+            },
+            |ok| *ok,
+        )
+        .await;
+        let most = running.lock().unwrap().1;
+        (events.into_inner().unwrap(), most, schedule)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_level_starts_only_when_the_previous_one_ended() {
+        let (events, most, schedule) = run(vec![vec![0, 1], vec![2]], &[3, 1, 1], &[], 10).await;
+        // Step 1 ends first, but step 2 waits for step 0 as well.
+        assert_eq!(events, ["+0", "+1", "-1", "-0", "+2", "-2"]);
+        assert_eq!(most, 2);
+        assert!(schedule.not_started().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_steps_run_at_once_than_the_parallelism() {
+        let (events, most, _) = run(vec![vec![0, 1, 2, 3]], &[4, 1, 1, 1], &[], 2).await;
+        assert_eq!(most, 2);
+        // A freed slot goes to the next step of the level, in order.
+        assert_eq!(events, ["+0", "+1", "-1", "+2", "-2", "+3", "-3", "-0"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_failure_nothing_new_starts_and_running_steps_finish() {
+        let (events, _, schedule) = run(
+            vec![vec![0, 1, 2, 3], vec![4, 5]],
+            &[1, 3, 1, 1, 1, 1],
+            &[0],
+            2,
+        )
+        .await;
+        // Step 0 fails while step 1 runs: step 1 ends, steps 2 and 3 and the next level never start.
+        assert_eq!(events, ["+0", "+1", "-0", "-1"]);
+        assert_eq!(schedule.not_started(), vec![2, 3, 4, 5]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_level_is_passed_over() {
+        let (events, _, _) = run(vec![vec![0], vec![], vec![1]], &[1, 1], &[], 1).await;
+        assert_eq!(events, ["+0", "-0", "+1", "-1"]);
+    }
+}
