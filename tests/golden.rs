@@ -21,32 +21,7 @@ fn errors(files: &[(&str, &str)]) -> String {
     }
 }
 
-const GOOD: &str = r#"[project]
-name = "payments"
-default_region = "us-east-1"
-
-[accounts.registry]
-id = "111111111111"
-
-[accounts.prod]
-id = "222222222222"
-
-[registries.central]
-account = "registry"
-
-[repositories.hello]
-registry = "central"
-
-[images.hello]
-repository = "hello"
-tag = "01"
-
-[functions.hello-world]
-account = "prod"
-image = "hello"
-role = "arn:aws:iam::222222222222:role/LambdaRole"
-memory_mb = 128
-"#;
+use plain::GOOD;
 
 #[test]
 fn unknown_key() {

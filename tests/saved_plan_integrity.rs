@@ -18,32 +18,7 @@ use proptest::prelude::*;
 
 const KEY: &[u8] = b"a test key, not a secret";
 
-const DECLARATIONS: &str = r#"[project]
-name = "payments"
-default_region = "us-east-1"
-
-[accounts.registry]
-id = "111111111111"
-
-[accounts.prod]
-id = "222222222222"
-
-[registries.central]
-account = "registry"
-
-[repositories.hello]
-registry = "central"
-
-[images.hello]
-repository = "hello"
-tag = "01"
-
-[functions.hello-world]
-account = "prod"
-image = "hello"
-role = "arn:aws:iam::222222222222:role/LambdaRole"
-memory_mb = 128
-"#;
+const DECLARATIONS: &str = plain::GOOD;
 
 struct Fixture {
     desired: Desired,
