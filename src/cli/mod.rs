@@ -13,9 +13,9 @@ use output::{Printer, err, errln, style};
 use std::process::ExitCode;
 
 pub mod args;
-pub mod commands;
-pub mod output;
-pub mod progress;
+pub(crate) mod commands;
+pub(crate) mod output;
+pub(crate) mod progress;
 
 /// The DOT renderer lives in [`crate::render::dot`]; this path is kept for callers.
 pub use crate::render::graph_dot;

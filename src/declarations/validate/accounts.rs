@@ -1,7 +1,7 @@
 //! The `[accounts.*]` tables: ids, roles, profiles and organizations.
 
-use super::grammar::*;
-use super::values::*;
+use super::grammar::{is_account_id, is_org_path, is_role_arn, role_account};
+use super::values::check_org_id;
 use super::{Checker, Entry, Merged, raw};
 use crate::model::Account;
 use std::collections::BTreeMap;

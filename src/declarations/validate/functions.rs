@@ -1,8 +1,8 @@
 //! The `[functions.*]` tables. This is where `accounts = [...]` will expand one declaration
 //! into a function per account.
 
-use super::grammar::*;
-use super::values::*;
+use super::grammar::{is_function_name, is_role_arn, role_account};
+use super::values::{check_region, check_tags, declared_name, reference};
 use super::{Checker, Entry, Merged, raw};
 use crate::model::{Account, Function, Image, Repository, Target};
 use serde_spanned::Spanned;

@@ -1,7 +1,7 @@
 //! The `[images.*]` tables: a repository and a tag or a digest.
 
-use super::grammar::*;
-use super::values::*;
+use super::grammar::{is_digest, is_image_tag};
+use super::values::reference;
 use super::{Checker, Entry, Merged};
 use crate::model::{Image, ImageRef, Repository};
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The `[project]` table.
 
-use super::grammar::*;
+use super::grammar::is_role_arn;
 use super::values::check_region;
 use super::{Checker, raw};
 use crate::model::Project;

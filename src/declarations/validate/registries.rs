@@ -1,6 +1,6 @@
 //! The `[registries.*]` tables: an account and a region each.
 
-use super::values::*;
+use super::values::{check_region, reference};
 use super::{Checker, Entry, Merged};
 use crate::model::{Account, Project, Registry};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! The `[repositories.*]` tables and their extra policy statements.
 
-use super::grammar::*;
-use super::values::*;
+use super::grammar::{is_account_id, is_org_path, is_repository_name};
+use super::values::{check_org_id, check_tags, declared_name, keys, reference};
 use super::{Checker, Entry, Merged};
 use crate::model::{Account, Registry, Repository, TagMutability, Target};
 use crate::policy::MANAGED_SIDS;

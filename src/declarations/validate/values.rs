@@ -1,7 +1,7 @@
 //! Checks shared by several tables: references between tables, names, tags, regions.
 
 use super::Checker;
-use super::grammar::*;
+use super::grammar::{is_org_id, is_region};
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 use std::ops::Range;
