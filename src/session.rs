@@ -9,7 +9,8 @@
 //! which repository `ferry policy` means.
 
 use crate::cloud::{Cloud, CloudError};
-use crate::declarations::{self, Declarations, LoadError};
+use crate::coverage;
+use crate::declarations::{self, Declarations, LoadError, Source};
 use crate::model::{Address, Desired, Purpose, Repository};
 use crate::planner::{self, Plan};
 use crate::policy::{self, PolicyError};
@@ -150,9 +151,12 @@ pub async fn observe(
 }
 
 /// Checks the targets, refreshes and plans; restricted to `targets` and what they depend on
-/// when there are any.
+/// when there are any. Unless the plan destroys everything on purpose, deleting what a file of
+/// `sources`' project declares but this run did not read is a plan error
+/// ([`coverage::refuse_unread`]).
 pub async fn plan(
     desired: &Desired,
+    sources: &[Source],
     snapshot: &Snapshot,
     cloud: &dyn Cloud,
     targets: &[Address],
@@ -160,10 +164,15 @@ pub async fn plan(
     check_targets(desired, snapshot, targets)?;
     let observed = observe(cloud, desired, snapshot).await?;
     let plan = planner::plan(desired, snapshot, &observed);
-    if targets.is_empty() {
-        return Ok(plan);
+    let mut plan = if targets.is_empty() {
+        plan
+    } else {
+        planner::restrict(plan, desired, targets)
+    };
+    if desired.purpose != Purpose::Destroy {
+        coverage::refuse_unread(&mut plan, snapshot, sources);
     }
-    Ok(planner::restrict(plan, desired, targets))
+    Ok(plan)
 }
 
 /// The live policy of every declared repository, by key, as `ferry check` judges them.

@@ -47,8 +47,7 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
             (plan, true)
         }
         None => {
-            let mut plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
-            crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
+            let plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
             out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
             (plan, o.auto_approve)
         }

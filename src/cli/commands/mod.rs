@@ -63,7 +63,7 @@ async fn make_plan(
     if let Some(i) = &interruption {
         warn_interrupted(i, ctx);
     }
-    let plan = session::plan(&decls.desired, &snapshot, cloud, targets).await?;
+    let plan = session::plan(&decls.desired, &decls.sources, &snapshot, cloud, targets).await?;
     if !targets.is_empty() {
         errln!(
             "{} the plan covers only {} and what they depend on; the declarations may not be fully applied.",

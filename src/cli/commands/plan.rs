@@ -24,8 +24,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let (decls, state) = super::open(cli, "plan")?;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
-    let mut plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
-    crate::coverage::refuse_unread(&mut plan, &state.snapshot()?, &decls.sources);
+    let plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
     let printed = if o.json {
         outln!(
             ctx,
