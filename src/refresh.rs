@@ -6,16 +6,13 @@
 //! takes as input. Every account is verified (STS GetCallerIdentity) before anything is read.
 
 use crate::cloud::{Cloud, CloudError, ImageLookup, LiveFunction, RepositoryConfig};
-use crate::model::{Desired, ImageRef, Target};
+use crate::model::{Desired, ImageRef, Place, Target};
 use crate::state::{Record, Snapshot};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many reads run at once.
 const READ_CONCURRENCY: usize = 16;
-
-/// Where a named resource lives: its account and region, and its AWS name.
-pub type Place = (Target, String);
 
 /// What is live, as read by one refresh.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -39,13 +36,13 @@ pub async fn refresh(
     let mut repo_places: BTreeSet<Place> = desired
         .repositories
         .values()
-        .map(|r| (r.target.clone(), r.name.clone()))
+        .map(|r| Place::new(&r.target, &r.name))
         .collect();
     let mut deletable: BTreeSet<Place> = BTreeSet::new();
     let mut function_places: BTreeSet<Place> = desired
         .functions
         .values()
-        .map(|f| (f.target.clone(), f.name.clone()))
+        .map(|f| Place::new(&f.target, &f.name))
         .collect();
     for record in state.resources.values() {
         // A record made in another account than its key now declares: the key's credentials
@@ -56,7 +53,7 @@ pub async fn refresh(
         }
         match record {
             Record::Repository { target, config, .. } => {
-                let place = (target.clone(), config.name.clone());
+                let place = Place::new(target, &config.name);
                 if !repo_places.contains(&place) {
                     deletable.insert(place.clone());
                 }
@@ -65,10 +62,10 @@ pub async fn refresh(
             Record::RepositoryPolicy {
                 target, repository, ..
             } => {
-                repo_places.insert((target.clone(), repository.clone()));
+                repo_places.insert(Place::new(target, repository));
             }
             Record::Function { target, config, .. } => {
-                function_places.insert((target.clone(), config.name.clone()));
+                function_places.insert(Place::new(target, &config.name));
             }
         }
     }
@@ -78,7 +75,7 @@ pub async fn refresh(
     let targets: BTreeSet<&Target> = repo_places
         .iter()
         .chain(function_places.iter())
-        .map(|(t, _)| t)
+        .map(|p| &p.location)
         .collect();
     stream::iter(targets)
         .map(|t| cloud.verify_account(t))
@@ -88,8 +85,11 @@ pub async fn refresh(
 
     // One listing per registry.
     let mut by_registry: BTreeMap<Target, Vec<String>> = BTreeMap::new();
-    for (t, name) in &repo_places {
-        by_registry.entry(t.clone()).or_default().push(name.clone());
+    for p in &repo_places {
+        by_registry
+            .entry(p.location.clone())
+            .or_default()
+            .push(p.name.clone());
     }
     let listings: Vec<(Target, Vec<String>, BTreeMap<String, RepositoryConfig>)> =
         stream::iter(by_registry)
@@ -104,7 +104,7 @@ pub async fn refresh(
     for (t, names, mut found) in listings {
         for name in names {
             let live = found.remove(&name);
-            observed.repositories.insert((t.clone(), name), live);
+            observed.repositories.insert(Place::new(&t, &name), live);
         }
     }
     let existing: BTreeSet<Place> = observed
@@ -116,7 +116,7 @@ pub async fn refresh(
 
     let policies: Vec<(Place, Option<String>)> = stream::iter(existing.iter())
         .map(|p| async move {
-            let text = cloud.read_repository_policy(&p.0, &p.1).await?;
+            let text = cloud.read_repository_policy(&p.location, &p.name).await?;
             Ok::<_, CloudError>((p.clone(), text))
         })
         .buffer_unordered(READ_CONCURRENCY)
@@ -132,7 +132,7 @@ pub async fn refresh(
     let with_images: Vec<(Place, bool)> =
         stream::iter(deletable.iter().filter(|p| existing.contains(p)))
             .map(|p| async move {
-                let any = cloud.repository_has_images(&p.0, &p.1).await?;
+                let any = cloud.repository_has_images(&p.location, &p.name).await?;
                 Ok::<_, CloudError>((p.clone(), any))
             })
             .buffer_unordered(READ_CONCURRENCY)
@@ -145,7 +145,7 @@ pub async fn refresh(
     for image in desired.images.values() {
         if let Some(repo) = desired.repositories.get(&image.repository) {
             by_repo
-                .entry((repo.target.clone(), repo.name.clone()))
+                .entry(Place::new(&repo.target, &repo.name))
                 .or_default()
                 .push((image.key.clone(), image.reference.clone()));
         }
@@ -163,7 +163,9 @@ pub async fn refresh(
                     );
                 }
                 let refs: Vec<ImageRef> = images.iter().map(|(_, r)| r.clone()).collect();
-                let lookups = cloud.resolve_images(&place.0, &place.1, &refs).await?;
+                let lookups = cloud
+                    .resolve_images(&place.location, &place.name, &refs)
+                    .await?;
                 Ok(images.into_iter().map(|(k, _)| k).zip(lookups).collect())
             }
         })
@@ -174,7 +176,7 @@ pub async fn refresh(
 
     let functions: Vec<(Place, Option<LiveFunction>)> = stream::iter(function_places)
         .map(|p| async move {
-            let live = cloud.read_function(&p.0, &p.1).await?;
+            let live = cloud.read_function(&p.location, &p.name).await?;
             Ok::<_, CloudError>((p, live))
         })
         .buffer_unordered(READ_CONCURRENCY)

@@ -11,6 +11,7 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::coverage;
 use crate::declarations::{self, Declarations, LoadError, Source};
+use crate::model::Place;
 use crate::model::{Address, Desired, Purpose, Repository};
 use crate::planner::{self, Plan};
 use crate::policy::{self, PolicyError};
@@ -183,7 +184,7 @@ pub fn live_policies(desired: &Desired, observed: &Observed) -> BTreeMap<String,
         .map(|r| {
             let p = observed
                 .policies
-                .get(&(r.target.clone(), r.name.clone()))
+                .get(&Place::new(&r.target, &r.name))
                 .cloned()
                 .flatten();
             (r.key.clone(), p)

@@ -28,9 +28,7 @@ impl fmt::Display for Target {
 pub type Location = Target;
 
 /// Where a named resource lives: its location and its AWS name.
-///
-/// `refresh::Observed` still keys its maps by the `(Target, String)` tuple; the conversions
-/// below let callers move to `Place` one at a time.
+/// `refresh::Observed` keys its maps by it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Place {
     pub location: Location,
@@ -45,29 +43,12 @@ impl Place {
         }
     }
 
-    /// The tuple `refresh::Observed` keys its maps by.
-    pub fn key(&self) -> (Target, String) {
-        (self.location.clone(), self.name.clone())
-    }
-
     /// `account 123456789012 (eu-west-1)`: the words plans use for a place's location.
     pub fn describe_location(&self) -> String {
         format!(
             "account {} ({})",
             self.location.account_id, self.location.region
         )
-    }
-}
-
-impl From<(Target, String)> for Place {
-    fn from((location, name): (Target, String)) -> Self {
-        Self { location, name }
-    }
-}
-
-impl From<Place> for (Target, String) {
-    fn from(p: Place) -> Self {
-        (p.location, p.name)
     }
 }
 
@@ -82,16 +63,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_place_converts_to_and_from_the_observed_key() {
+    fn a_place_describes_its_location_and_itself() {
         let location = Target {
             account: "prod".into(),
             account_id: "123456789012".into(),
             region: "eu-west-1".into(),
         };
         let place = Place::new(&location, "hello");
-        let key: (Target, String) = place.clone().into();
-        assert_eq!(key, place.key());
-        assert_eq!(Place::from(key), place);
         assert_eq!(
             place.describe_location(),
             "account 123456789012 (eu-west-1)"

@@ -2,6 +2,7 @@
 
 use super::attrs::*;
 use super::plan::*;
+use crate::model::Place;
 use crate::model::{Address, Desired};
 use crate::policy;
 use crate::refresh::Observed;
@@ -14,10 +15,7 @@ pub(super) fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) ->
     for (address, record) in &state.resources {
         let (live_exists, changes) = match record {
             Record::Repository { target, config, .. } => {
-                match observed
-                    .repositories
-                    .get(&(target.clone(), config.name.clone()))
-                {
+                match observed.repositories.get(&Place::new(target, &config.name)) {
                     Some(Some(live)) => (
                         true,
                         diff(
@@ -33,7 +31,7 @@ pub(super) fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) ->
                 target,
                 repository,
                 policy: text,
-            } => match observed.policies.get(&(target.clone(), repository.clone())) {
+            } => match observed.policies.get(&Place::new(target, repository)) {
                 Some(Some(live)) => {
                     let (before, after) = (policy::parse(text), policy::parse(live));
                     let changes = if policy::equivalent(&before, &after) {
@@ -55,10 +53,7 @@ pub(super) fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) ->
                 config,
                 sensitive,
                 ..
-            } => match observed
-                .functions
-                .get(&(target.clone(), config.name.clone()))
-            {
+            } => match observed.functions.get(&Place::new(target, &config.name)) {
                 Some(Some(live)) => {
                     // State holds keyed hashes of sensitive values: hash the live ones alike.
                     let mut live_cmp = live.config.clone();

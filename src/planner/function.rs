@@ -5,6 +5,7 @@ use super::attrs::*;
 use super::ownership::*;
 use super::plan::*;
 use crate::cloud::{FunctionConfig, LiveFunction};
+use crate::model::Place;
 use crate::model::{Address, Function, ImageRef};
 use crate::state::Record;
 use std::collections::BTreeMap;
@@ -82,7 +83,7 @@ impl Planner<'_> {
             config: config.clone(),
             sensitive: f.sensitive_environment.clone(),
         };
-        let place = (f.target.clone(), f.name.clone());
+        let place = Place::new(&f.target, &f.name);
         let live = self.observed.functions.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
         let sensitive = &sensitive_keys(self.desired, self.state, &address);
@@ -94,7 +95,7 @@ impl Planner<'_> {
             let live_policy = self
                 .observed
                 .policies
-                .get(&(repo.target.clone(), repo.name.clone()))
+                .get(&Place::new(&repo.target, &repo.name))
                 .cloned()
                 .flatten();
             let (policy, source) =
@@ -135,7 +136,7 @@ impl Planner<'_> {
         }) = prior
             && (old_target != &f.target || old.name != f.name)
         {
-            let old_place = (old_target.clone(), old.name.clone());
+            let old_place = Place::new(old_target, &old.name);
             let old_live = self.observed.functions.get(&old_place).cloned().flatten();
             let changes = diff(
                 &function_attrs(Some(old), None, sensitive),
@@ -189,7 +190,7 @@ impl Planner<'_> {
                         &format!(
                             "function `{}` already exists in {}",
                             f.name,
-                            describe_place(&place)
+                            place.describe_location()
                         ),
                         &f.name,
                         &live.config.tags,

@@ -3,6 +3,7 @@
 use super::Planner;
 use super::attrs::*;
 use super::plan::*;
+use crate::model::Place;
 use crate::model::{Address, Purpose};
 use crate::state::Record;
 
@@ -40,7 +41,7 @@ impl Planner<'_> {
             let reason = self.undeclared_reason();
             match record {
                 Record::Function { target, config, .. } => {
-                    let place = (target.clone(), config.name.clone());
+                    let place = Place::new(target, &config.name);
                     let live = self.observed.functions.get(&place).cloned().flatten();
                     let sensitive = sensitive_keys(self.desired, self.state, address);
                     let (operation, changes) = match live {
@@ -66,7 +67,7 @@ impl Planner<'_> {
                 Record::RepositoryPolicy {
                     target, repository, ..
                 } => {
-                    let place = (target.clone(), repository.clone());
+                    let place = Place::new(target, repository);
                     match self.observed.policies.get(&place).cloned().flatten() {
                         Some(live) => self.delete_policy(
                             address.clone(),
@@ -90,7 +91,7 @@ impl Planner<'_> {
                     config,
                     force_delete,
                 } => {
-                    let place = (target.clone(), config.name.clone());
+                    let place = Place::new(target, &config.name);
                     let live = self.observed.repositories.get(&place).cloned().flatten();
                     if live.is_some()
                         && self.observed.has_images.get(&place) == Some(&true)

@@ -171,10 +171,6 @@ impl Cause {
     }
 }
 
-pub(super) fn describe_place(p: &(Target, String)) -> String {
-    format!("account {} ({})", p.0.account_id, p.0.region)
-}
-
 impl Planner<'_> {
     /// How a recorded resource came to lack this address's ownership tags, from the tags its
     /// record holds.

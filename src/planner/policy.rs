@@ -1,8 +1,8 @@
 //! The decider for repository policies ferry writes, and the lint of the ones it does not.
 
 use super::Planner;
-use super::ownership::*;
 use super::plan::*;
+use crate::model::Place;
 use crate::model::{Address, Desired, Repository, Target};
 use crate::policy;
 use crate::refresh::Observed;
@@ -20,7 +20,7 @@ pub(super) fn live_policies(
         .map(|r| {
             let live = observed
                 .policies
-                .get(&(r.target.clone(), r.name.clone()))
+                .get(&Place::new(&r.target, &r.name))
                 .cloned()
                 .flatten();
             (r.key.clone(), live)
@@ -116,7 +116,7 @@ impl Planner<'_> {
         {
             return PolicyDecision::CoveredByRename;
         }
-        let place = (repo.target.clone(), repo.name.clone());
+        let place = Place::new(&repo.target, &repo.name);
         let desired = match policy::synthesize(self.desired, repo) {
             Ok(p) => p,
             Err(e) => {
@@ -173,7 +173,7 @@ impl Planner<'_> {
                             &format!(
                                 "repository `{}` already has a policy that ferry did not write, in {}",
                                 repo.name,
-                                describe_place(&place)
+                                place.describe_location()
                             ),
                             &repo.name,
                         );
@@ -367,7 +367,7 @@ role = "arn:aws:iam::222222222222:role/LambdaRole"
         let mut observed = Observed::default();
         observed
             .policies
-            .insert((repo.target.clone(), repo.name.clone()), live.map(text));
+            .insert(Place::new(&repo.target, &repo.name), live.map(text));
         let planner = Planner {
             desired: &d,
             state: &state,

@@ -6,6 +6,7 @@ use super::drift::*;
 use super::ownership::*;
 use super::plan::*;
 use crate::cloud::RepositoryConfig;
+use crate::model::Place;
 use crate::model::{Address, Repository, Target};
 use crate::state::Record;
 use serde_json::Value;
@@ -43,7 +44,7 @@ impl Planner<'_> {
             );
             return RepositoryDecision::Refused(self.rename_error(&address, old, &what));
         }
-        let place = (repo.target.clone(), repo.name.clone());
+        let place = Place::new(&repo.target, &repo.name);
         let live = self.observed.repositories.get(&place).cloned().flatten();
         let prior = self.state.resources.get(&address);
         // An identity change (other registry or name) replaces the repository.
@@ -54,7 +55,7 @@ impl Planner<'_> {
         }) = prior
             && (old_target != &repo.target || old.name != repo.name)
         {
-            let old_place = (old_target.clone(), old.name.clone());
+            let old_place = Place::new(old_target, &old.name);
             let old_live = self
                 .observed
                 .repositories
@@ -71,8 +72,8 @@ impl Planner<'_> {
                     message: format!(
                         "repository `{}` moves from {} to {}, but the old repository still holds images",
                         repo.key,
-                        describe_place(&old_place),
-                        describe_place(&place)
+                        old_place.describe_location(),
+                        place.describe_location()
                     ),
                     hint:
                         "set force_delete = true (and apply) to allow deleting it with its images, \
@@ -97,7 +98,7 @@ impl Planner<'_> {
                         &format!(
                             "repository `{}` already exists in {}",
                             repo.name,
-                            describe_place(&place)
+                            place.describe_location()
                         ),
                         &repo.name,
                         &live.tags,
@@ -331,7 +332,7 @@ registry = "central"
             if untagged {
                 config.tags.clear();
             }
-            let place = (target.clone(), name.to_string());
+            let place = Place::new(&target, name);
             observed.repositories.insert(place.clone(), Some(config));
             observed.has_images.insert(place, *images);
         }

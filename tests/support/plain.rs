@@ -66,7 +66,7 @@ impl Live {
         config: ferry::cloud::RepositoryConfig,
         images: bool,
     ) -> Self {
-        let place = (target.clone(), config.name.clone());
+        let place = ferry::model::Place::new(target, &config.name);
         self.0.has_images.insert(place.clone(), images);
         self.0.repositories.insert(place, Some(config));
         self
@@ -76,15 +76,16 @@ impl Live {
     pub fn no_repository(mut self, target: &ferry::model::Target, name: &str) -> Self {
         self.0
             .repositories
-            .insert((target.clone(), name.to_string()), None);
+            .insert(ferry::model::Place::new(target, name), None);
         self
     }
 
     /// A repository's live policy text (`None`: it has none).
     pub fn policy(mut self, target: &ferry::model::Target, name: &str, text: Option<&str>) -> Self {
-        self.0
-            .policies
-            .insert((target.clone(), name.to_string()), text.map(str::to_string));
+        self.0.policies.insert(
+            ferry::model::Place::new(target, name),
+            text.map(str::to_string),
+        );
         self
     }
 
