@@ -11,14 +11,12 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::coverage;
 use crate::declarations::{self, Declarations, LoadError, Source};
-use crate::model::Place;
 use crate::model::{Address, Desired, Purpose, Repository};
 use crate::planner::{self, Plan};
 use crate::policy::{self, PolicyError};
 use crate::refresh::{self, Observed};
 use crate::state::sled_store::SledState;
 use crate::state::{Interruption, Record, Snapshot, StateError, StateStore};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -177,20 +175,7 @@ pub async fn plan(
 }
 
 /// The live policy of every declared repository, by key, as `ferry check` judges them.
-pub fn live_policies(desired: &Desired, observed: &Observed) -> BTreeMap<String, Option<String>> {
-    desired
-        .repositories
-        .values()
-        .map(|r| {
-            let p = observed
-                .policies
-                .get(&Place::new(&r.target, &r.name))
-                .cloned()
-                .flatten();
-            (r.key.clone(), p)
-        })
-        .collect()
-}
+pub use crate::planner::live_policies;
 
 /// The record moves `ferry state mv SOURCE DESTINATION` makes, or why it refuses: a move keeps
 /// the kind, and a repository takes its policy along.

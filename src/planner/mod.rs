@@ -21,6 +21,7 @@ pub use attrs::step_values;
 pub use graph::restrict;
 pub use ownership::account_changed;
 pub use plan::{Action, Change, Drift, Operation, Plan, PlanError, ResolvedImage, Step};
+pub use policy::live_policies;
 
 use crate::model::{Address, Desired};
 use crate::refresh::Observed;

@@ -9,11 +9,9 @@ use crate::refresh::Observed;
 use crate::state::Record;
 use std::collections::BTreeMap;
 
-/// The live policy text of each declared repository, by key.
-pub(super) fn live_policies(
-    desired: &Desired,
-    observed: &Observed,
-) -> BTreeMap<String, Option<String>> {
+/// The live policy text of each declared repository, by key (as `ferry check` and the plan's
+/// policy warnings judge them).
+pub fn live_policies(desired: &Desired, observed: &Observed) -> BTreeMap<String, Option<String>> {
     desired
         .repositories
         .values()
