@@ -11,7 +11,7 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::coverage;
 use crate::declarations::{self, Declarations, LoadError, Source};
-use crate::model::{Address, Desired, Purpose, Repository};
+use crate::model::{Address, Desired, Purpose, Repository, StateBackend};
 use crate::planner::{self, Plan};
 use crate::policy::{self, PolicyError};
 use crate::refresh::{self, Observed};
@@ -66,22 +66,33 @@ pub fn load_for_destroy(config: Option<&Path>) -> Result<Declarations, LoadError
     }
 }
 
-/// Opens the state in `dir`, waiting up to `lock_timeout` for another process to release it.
-/// A holder that ended without releasing it is left in [`SledState::stale_holder`] for the
-/// caller to report.
+/// Opens the state `[project.state]` names (`backend`; the local one lives in `dir`), waiting up
+/// to `lock_timeout` for another process to release its lock. A holder that ended without
+/// releasing it is left in [`StateStore::stale_holder`] for the caller to report.
 pub fn open_state(
     dir: &Path,
+    backend: &StateBackend,
     operation: &str,
     lock_timeout: Duration,
-) -> Result<SledState, StateError> {
-    let deadline = Instant::now() + lock_timeout;
-    loop {
-        match SledState::open(dir, operation) {
-            Err(StateError::Locked { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(250));
+) -> Result<Box<dyn StateStore>, StateError> {
+    match backend {
+        StateBackend::Local => {
+            let deadline = Instant::now() + lock_timeout;
+            loop {
+                match SledState::open(dir, operation) {
+                    Err(StateError::Locked { .. }) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(250));
+                    }
+                    other => return other.map(|s| Box::new(s) as Box<dyn StateStore>),
+                }
             }
-            other => return other,
         }
+        // Validation refuses `backend = "s3"` until the backend exists; never fall back to the
+        // local directory for it.
+        StateBackend::S3(s3) => Err(StateError::Open {
+            dir: format!("s3://{}/{}", s3.bucket, s3.key),
+            message: "this ferry cannot use the s3 state backend yet".into(),
+        }),
     }
 }
 

@@ -40,6 +40,18 @@ pub struct Project {
     pub name: Spanned<String>,
     pub default_region: Option<Spanned<String>>,
     pub assume_role: Option<Spanned<String>>,
+    pub state: Option<Spanned<StateTable>>,
+}
+
+/// `[project.state]`: where the state lives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateTable {
+    pub backend: Option<Spanned<String>>,
+    pub bucket: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub account: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -9,6 +9,27 @@ use std::fmt;
 pub struct Project {
     pub name: String,
     pub default_region: Option<String>,
+    /// Where the state lives (`[project.state]`).
+    pub state: StateBackend,
+}
+
+/// `[project.state]`: the local sled directory (`--state DIR`, the default) or an S3 object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StateBackend {
+    #[default]
+    Local,
+    S3(S3Backend),
+}
+
+/// `backend = "s3"`: the state object `s3://bucket/key` (with `key.lock`, `key.journal` and
+/// `key.secret` beside it), read and written with the credentials of the account `account`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Backend {
+    pub bucket: String,
+    pub key: String,
+    /// The account key whose credentials are used.
+    pub account: String,
+    pub region: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

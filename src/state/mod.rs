@@ -285,6 +285,11 @@ pub trait StateStore: Send + Sync {
     fn force_unlock(&self, lock_id: &str) -> Result<String, StateError>;
     /// Who holds the lock, if anyone does.
     fn lock_holder(&self) -> Result<Option<LockHolder>, StateError>;
+    /// The record of a previous holder that ended without releasing the lock (it was killed)
+    /// and whose lock this store took over when it opened, as errors name it.
+    fn stale_holder(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

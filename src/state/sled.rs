@@ -344,6 +344,10 @@ impl StateStore for SledState {
         })
     }
 
+    fn stale_holder(&self) -> Option<String> {
+        self.stale_holder.clone()
+    }
+
     fn lock_holder(&self) -> Result<Option<LockHolder>, StateError> {
         Ok(read_holder(&self.dir).and_then(|h| serde_json::from_value(h).ok()))
     }

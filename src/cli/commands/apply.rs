@@ -29,7 +29,8 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
         propagation_timeout: Duration::from_secs(o.propagation_timeout),
         ..apply::Options::default()
     };
-    let (decls, state) = super::open(cli, "apply")?;
+    let (decls, opened) = super::open(cli, "apply")?;
+    let state: &dyn StateStore = &*opened;
     let options = apply::Options {
         declared_in: decls.desired.declared_in.clone(),
         ..options
@@ -37,7 +38,7 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let (plan, approved) = match o.planfile {
         Some(path) => {
-            if let Some(i) = session::interruption(&state)? {
+            if let Some(i) = session::interruption(state)? {
                 super::warn_interrupted(&i, ctx);
             }
             let snap = state.snapshot()?;
@@ -47,10 +48,10 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
             (plan, true)
         }
         None => {
-            let plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
+            let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
             out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
             (plan, o.auto_approve)
         }
     };
-    execute(&plan, &cloud, &state, ctx, approved, &options, Verb::Apply).await
+    execute(&plan, &cloud, state, ctx, approved, &options, Verb::Apply).await
 }

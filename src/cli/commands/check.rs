@@ -8,7 +8,8 @@ use crate::{render, session};
 use std::process::ExitCode;
 
 pub async fn run(cli: &Cli, ctx: Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let (decls, state) = super::open(cli, "check")?;
+    let (decls, opened) = super::open(cli, "check")?;
+    let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let snapshot = state.snapshot()?;
     let observed = session::observe(&cloud, &decls.desired, &snapshot).await?;

@@ -16,10 +16,10 @@ pub async fn run(
     parallelism: u16,
 ) -> anyhow::Result<ExitCode> {
     let decls = session::load_for_destroy(cli.config.as_deref())?;
-    let state = super::open_state(cli, "destroy")?;
+    let state = super::open_state(cli, &decls.desired.project.state, "destroy")?;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let nothing = session::nothing_declared(&decls);
-    let plan = super::make_plan(&nothing, &state, &cloud, &[], ctx).await?;
+    let plan = super::make_plan(&nothing, &*state, &cloud, &[], ctx).await?;
     out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
     let options = apply::Options {
         parallelism: usize::from(parallelism),
@@ -30,7 +30,7 @@ pub async fn run(
     execute(
         &plan,
         &cloud,
-        &state,
+        &*state,
         ctx,
         auto_approve,
         &options,

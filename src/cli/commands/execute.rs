@@ -7,7 +7,7 @@ use crate::cli::progress::Progress;
 use crate::cloud::Cloud;
 use crate::planner::Plan;
 use crate::render;
-use crate::state::sled_store::SledState;
+use crate::state::StateStore;
 use anyhow::bail;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ pub enum Verb {
 pub async fn execute(
     plan: &Plan,
     cloud: &dyn Cloud,
-    state: &SledState,
+    state: &dyn StateStore,
     ctx: Printer,
     approved: bool,
     options: &apply::Options,

@@ -9,7 +9,8 @@ use crate::state::StateStore;
 use std::process::ExitCode;
 
 pub async fn run(cli: &Cli, ctx: Printer, address: &Address, id: &str) -> anyhow::Result<ExitCode> {
-    let (decls, state) = super::open(cli, "import")?;
+    let (decls, opened) = super::open(cli, "import")?;
+    let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let record = import::read(&decls.desired, &state.snapshot()?, &cloud, address, id).await?;
     state.put(address, &record)?;

@@ -19,10 +19,9 @@ use super::args::Cli;
 use super::output::{Printer, errln, style};
 use crate::cloud::Cloud;
 use crate::declarations::Declarations;
-use crate::model::Address;
+use crate::model::{Address, StateBackend};
 use crate::planner::Plan;
 use crate::session;
-use crate::state::sled_store::SledState;
 use crate::state::{Interruption, StateStore};
 use std::time::Duration;
 
@@ -32,16 +31,26 @@ fn load(cli: &Cli) -> anyhow::Result<Declarations> {
 }
 
 /// The declarations and the state, opened for `operation`.
-fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, SledState)> {
+fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, Box<dyn StateStore>)> {
     let decls = load(cli)?;
-    let state = open_state(cli, operation)?;
+    let state = open_state(cli, &decls.desired.project.state, operation)?;
     Ok((decls, state))
 }
 
-/// Opens the state, waiting up to `--lock-timeout` for another process to release it.
-fn open_state(cli: &Cli, operation: &str) -> anyhow::Result<SledState> {
-    let state = session::open_state(&cli.state, operation, Duration::from_secs(cli.lock_timeout))?;
-    if let Some(stale) = &state.stale_holder {
+/// Opens the state `backend` names, waiting up to `--lock-timeout` for another process to
+/// release it.
+fn open_state(
+    cli: &Cli,
+    backend: &StateBackend,
+    operation: &str,
+) -> anyhow::Result<Box<dyn StateStore>> {
+    let state = session::open_state(
+        &cli.state,
+        backend,
+        operation,
+        Duration::from_secs(cli.lock_timeout),
+    )?;
+    if let Some(stale) = state.stale_holder() {
         errln!(
             "warning: the previous holder of this state ended without releasing it ({stale}); \
              it was probably killed. Its lock ended with it."

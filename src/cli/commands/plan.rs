@@ -22,9 +22,10 @@ pub async fn run(
     ctx: Printer,
     o: Options<'_>,
 ) -> anyhow::Result<ExitCode> {
-    let (decls, state) = super::open(cli, "plan")?;
+    let (decls, opened) = super::open(cli, "plan")?;
+    let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
-    let plan = super::make_plan(&decls, &state, &cloud, o.target, ctx).await?;
+    let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
     let printed = if o.json {
         outln!(
             ctx,

@@ -3,7 +3,6 @@
 use crate::cli::args::{Cli, StateCommand};
 use crate::cli::output::{Printer, outln};
 use crate::session;
-use crate::state::StateStore;
 use std::process::ExitCode;
 
 pub fn run(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<ExitCode> {
@@ -12,7 +11,8 @@ pub fn run(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<Ex
         StateCommand::List | StateCommand::Show { .. } => ctx,
         StateCommand::Rm { .. } | StateCommand::Mv { .. } => ctx.finishing(),
     };
-    let state = super::open_state(cli, "state")?;
+    // The state commands read no declarations, so they use the local backend (`--state`).
+    let state = super::open_state(cli, &crate::model::StateBackend::Local, "state")?;
     let snap = state.snapshot()?;
     match command {
         StateCommand::List => {

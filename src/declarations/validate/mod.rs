@@ -94,8 +94,9 @@ pub(super) fn validate(
         return Err(c.diags);
     };
     check_table_keys(&mut c, &merged);
-    let project_model = check_project(&mut c, *pfile, project.get_ref());
+    let mut project_model = check_project(&mut c, *pfile, project.get_ref());
     let accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
+    project_model.state = project::check_state(&mut c, *pfile, project.get_ref(), &accounts);
     // As for every AWS tool, AWS_REGION (then AWS_DEFAULT_REGION) is the last default.
     let env_region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
     let registries = check_registries(

@@ -3,7 +3,8 @@
 use super::grammar::is_role_arn;
 use super::values::check_region;
 use super::{Checker, raw};
-use crate::model::Project;
+use crate::model::{Account, Project, S3Backend, StateBackend};
+use std::collections::BTreeMap;
 
 pub(super) fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> Project {
     let name = p.name.get_ref();
@@ -38,5 +39,218 @@ pub(super) fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> P
     Project {
         name: name.clone(),
         default_region: p.default_region.as_ref().map(|r| r.get_ref().clone()),
+        state: StateBackend::Local,
+    }
+}
+
+/// `[project.state]`: `backend = "local"` (the default) takes no other key; `backend = "s3"`
+/// needs `bucket`, `key` and `account` (a declared account key), and a `region` (or the
+/// project's `default_region`).
+pub(super) fn check_state(
+    c: &mut Checker,
+    file: usize,
+    p: &raw::Project,
+    accounts: &BTreeMap<String, Account>,
+) -> StateBackend {
+    let Some(table) = &p.state else {
+        return StateBackend::Local;
+    };
+    let t = table.get_ref();
+    let backend = t.backend.as_ref().map_or("local", |b| b.get_ref().as_str());
+    match backend {
+        "local" => {
+            for v in [&t.bucket, &t.key, &t.account, &t.region]
+                .into_iter()
+                .flatten()
+            {
+                c.at(
+                    file,
+                    v,
+                    "bucket, key, account and region belong to backend = \"s3\"",
+                    "not used by the local backend",
+                    "add backend = \"s3\" to keep the state in S3, or remove this key",
+                );
+            }
+            StateBackend::Local
+        }
+        "s3" => {
+            let checked = check_s3(c, file, p, table, accounts);
+            // Refused rather than read as local: a pipeline that declared S3 must never
+            // apply from a runner's private, empty state.
+            if let (Some(_), Some(b)) = (&checked, &t.backend) {
+                c.at(
+                    file,
+                    b,
+                    "this ferry cannot use the s3 state backend yet",
+                    "not available in this build",
+                    "keep the state in the --state directory for now: remove [project.state] or write backend = \"local\"",
+                );
+            }
+            checked.map_or(StateBackend::Local, StateBackend::S3)
+        }
+        other => {
+            if let Some(b) = &t.backend {
+                c.at(
+                    file,
+                    b,
+                    &format!("unknown state backend `{other}`"),
+                    "not a state backend",
+                    "write backend = \"local\" (the --state directory) or backend = \"s3\"",
+                );
+            }
+            StateBackend::Local
+        }
+    }
+}
+
+fn check_s3(
+    c: &mut Checker,
+    file: usize,
+    p: &raw::Project,
+    table: &serde_spanned::Spanned<raw::StateTable>,
+    accounts: &BTreeMap<String, Account>,
+) -> Option<S3Backend> {
+    let t = table.get_ref();
+    let missing = |c: &mut Checker, what: &str, example: &str| {
+        c.err(
+            file,
+            table.span(),
+            format!("backend = \"s3\" needs `{what}`"),
+            format!("no {what}"),
+            format!("add {example} to [project.state]"),
+        );
+    };
+    let (Some(bucket), Some(key), Some(account)) = (&t.bucket, &t.key, &t.account) else {
+        if t.bucket.is_none() {
+            missing(c, "bucket", "bucket = \"my-ferry-state\"");
+        }
+        if t.key.is_none() {
+            missing(c, "key", "key = \"payments/ferry.json\"");
+        }
+        if t.account.is_none() {
+            missing(
+                c,
+                "account",
+                "account = \"registry\" (the account key whose credentials reach the bucket)",
+            );
+        }
+        return None;
+    };
+    let mut ok = true;
+    let b = bucket.get_ref();
+    let bucket_ok = (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.')
+        && b.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+        && b.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+    if !bucket_ok {
+        ok = false;
+        c.at(
+            file,
+            bucket,
+            &format!("`{b}` is not an S3 bucket name"),
+            "not a bucket name",
+            "3 to 63 lowercase letters, digits, `.` or `-`, starting and ending with a letter or digit",
+        );
+    }
+    let k = key.get_ref();
+    if k.is_empty() || k.starts_with('/') || k.ends_with('/') || k.len() > 1000 {
+        ok = false;
+        c.at(
+            file,
+            key,
+            &format!("`{k}` is not an object key for the state"),
+            "not an object key",
+            "a path inside the bucket without a leading or trailing `/`, for example key = \"payments/ferry.json\"",
+        );
+    }
+    if !accounts.contains_key(account.get_ref()) {
+        ok = false;
+        c.at(
+            file,
+            account,
+            &format!("account `{}` is not declared", account.get_ref()),
+            "no such account key",
+            &format!(
+                "name the [accounts.KEY] whose credentials reach the bucket (declared: {})",
+                super::values::keys(accounts)
+            ),
+        );
+    }
+    let region = match (&t.region, &p.default_region) {
+        (Some(r), _) => {
+            super::values::check_region(c, file, r);
+            r.get_ref().clone()
+        }
+        (None, Some(r)) => r.get_ref().clone(),
+        (None, None) => {
+            missing(
+                c,
+                "region",
+                "region = \"us-east-1\" (or a default_region in [project])",
+            );
+            return None;
+        }
+    };
+    ok.then(|| S3Backend {
+        bucket: b.clone(),
+        key: k.clone(),
+        account: account.get_ref().clone(),
+        region,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::declarations::{parse_sources, source_from_bytes};
+
+    fn errors(state: &str) -> String {
+        let text = format!(
+            "[project]\nname = \"p\"\ndefault_region = \"us-east-1\"\n{state}\n\
+             [accounts.registry]\nid = \"111111111111\"\n"
+        );
+        let source = source_from_bytes("ferry.toml".into(), text.into_bytes()).unwrap();
+        match parse_sources(&[source], &|_| None) {
+            Ok(_) => String::new(),
+            Err(d) => d.render(false),
+        }
+    }
+
+    #[test]
+    fn the_local_backend_is_the_default_and_takes_no_s3_keys() {
+        assert_eq!(errors(""), "");
+        assert_eq!(errors("[project.state]\nbackend = \"local\""), "");
+        let e = errors("[project.state]\nbucket = \"b-state\"");
+        assert!(
+            e.contains("bucket, key, account and region belong to backend = \"s3\""),
+            "{e}"
+        );
+        assert!(e.contains("ferry.toml:5:10"), "{e}");
+        let e = errors("[project.state]\nbackend = \"gcs\"");
+        assert!(e.contains("unknown state backend `gcs`"), "{e}");
+    }
+
+    #[test]
+    fn the_s3_backend_names_what_is_missing_or_wrong_and_is_refused_until_built() {
+        let e = errors("[project.state]\nbackend = \"s3\"");
+        for what in ["`bucket`", "`key`", "`account`"] {
+            assert!(e.contains(&format!("backend = \"s3\" needs {what}")), "{e}");
+        }
+        let e = errors(
+            "[project.state]\nbackend = \"s3\"\nbucket = \"Bad_Bucket\"\nkey = \"/x/\"\naccount = \"nobody\"",
+        );
+        assert!(e.contains("`Bad_Bucket` is not an S3 bucket name"), "{e}");
+        assert!(e.contains("`/x/` is not an object key"), "{e}");
+        assert!(e.contains("account `nobody` is not declared"), "{e}");
+        assert!(e.contains("declared: `registry`"), "{e}");
+        assert!(!e.contains("cannot use the s3 state backend yet"), "{e}");
+        let e = errors(
+            "[project.state]\nbackend = \"s3\"\nbucket = \"ferry-state\"\nkey = \"p/ferry.json\"\naccount = \"registry\"",
+        );
+        assert!(
+            e.contains("this ferry cannot use the s3 state backend yet"),
+            "{e}"
+        );
+        assert!(e.contains("ferry.toml:5:11"), "{e}");
     }
 }
