@@ -16,6 +16,7 @@ pub mod args;
 pub mod commands;
 pub mod output;
 pub mod progress;
+pub mod prompt;
 
 /// The DOT renderer lives in [`crate::render::dot`]; this path is kept for callers.
 pub use crate::render::graph_dot;
