@@ -16,6 +16,7 @@ pub mod args;
 pub(crate) mod commands;
 pub(crate) mod output;
 pub(crate) mod progress;
+pub(crate) mod prompt;
 
 /// The DOT renderer lives in [`crate::render::dot`]; this path is kept for callers.
 pub use crate::render::graph_dot;

@@ -187,6 +187,31 @@ impl Cloud for FakeCloud {
             .collect())
     }
 
+    async fn list_repositories(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        self.call("DescribeRepositories", &target.account_id)?;
+        Ok(self
+            .world()
+            .repositories
+            .iter()
+            .filter(|((a, r, _), _)| a == &target.account_id && r == &target.region)
+            .map(|((_, _, n), c)| (n.clone(), c.clone()))
+            .collect())
+    }
+
+    async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
+        self.call("ListFunctions", &target.account_id)?;
+        Ok(self
+            .world()
+            .functions
+            .keys()
+            .filter(|(a, r, _)| a == &target.account_id && r == &target.region)
+            .map(|(_, _, n)| n.clone())
+            .collect())
+    }
+
     async fn read_repository_policy(
         &self,
         target: &Target,

@@ -248,6 +248,15 @@ pub trait Cloud: Send + Sync {
         target: &Target,
         names: &[String],
     ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError>;
+    /// Every repository of one registry (account + region), with its settings and tags: what
+    /// `ferry state rebuild` searches for this project's ownership tags.
+    async fn list_repositories(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError>;
+    /// The names of every function in one account and region (read each with
+    /// [`Cloud::read_function`] for its tags).
+    async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError>;
     async fn read_repository_policy(
         &self,
         target: &Target,

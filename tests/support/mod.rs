@@ -198,6 +198,8 @@ impl World {
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("FERRY_STATE")
+            // A pipeline's own CI variable would turn every prompt of the tests into a refusal.
+            .env_remove("CI")
             .stdin(Stdio::null());
     }
 
@@ -234,6 +236,20 @@ impl World {
     pub fn ferry_in_colour_terminal(&self, args: &[&str]) -> Run {
         self.terminal(args, "", |cmd| {
             cmd.env_remove("NO_COLOR");
+        })
+    }
+
+    /// On a pseudo-terminal with extra environment variables, typing `input`.
+    pub fn ferry_in_terminal_with_env(
+        &self,
+        args: &[&str],
+        input: &str,
+        vars: &[(&str, &str)],
+    ) -> Run {
+        self.terminal(args, input, |cmd| {
+            for (k, v) in vars {
+                cmd.env(k, v);
+            }
         })
     }
 

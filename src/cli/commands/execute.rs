@@ -4,12 +4,12 @@ use crate::apply;
 use crate::cli::Hinted;
 use crate::cli::output::{Printer, err, errln, outln, style};
 use crate::cli::progress::Progress;
+use crate::cli::prompt;
 use crate::cloud::Cloud;
 use crate::planner::Plan;
 use crate::render;
 use crate::state::StateStore;
 use anyhow::bail;
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -148,26 +148,16 @@ fn count_completed(plan: &Plan, completed: &[usize]) -> (usize, usize, usize) {
 }
 
 fn confirm(verb: Verb) -> anyhow::Result<()> {
-    let what = match verb {
-        Verb::Apply => "apply",
-        Verb::Destroy => "destroy",
-    };
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "refusing to {what} without confirmation: standard input is not a terminal. \
-             Review the plan and pass --auto-approve to {what} non-interactively"
-        );
+    match verb {
+        Verb::Apply => prompt::confirm(
+            "apply",
+            "Do you want to perform these actions?",
+            "--auto-approve",
+        ),
+        Verb::Destroy => prompt::confirm(
+            "destroy",
+            "Do you really want to destroy everything ferry manages here?",
+            "--auto-approve",
+        ),
     }
-    let question = match verb {
-        Verb::Apply => "Do you want to perform these actions?",
-        Verb::Destroy => "Do you really want to destroy everything ferry manages here?",
-    };
-    err!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != "yes" {
-        bail!("{what} cancelled: nothing was changed");
-    }
-    Ok(())
 }

@@ -109,6 +109,25 @@ impl AwsCloud {
         target: &Target,
         names: &[String],
     ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        self.repositories_where(target, |name| names.iter().any(|n| n == name))
+            .await
+    }
+
+    /// Every repository of the registry, with its settings and tags (`ferry state rebuild`).
+    pub(super) async fn list_repositories(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        self.repositories_where(target, |_| true).await
+    }
+
+    /// The repositories of one registry whose names `wanted` accepts: one listing, then the
+    /// tags of each accepted one.
+    async fn repositories_where(
+        &self,
+        target: &Target,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
         let ecr = self.ecr(target).await?;
         let mut out = BTreeMap::new();
         let mut pages = ecr
@@ -121,7 +140,7 @@ impl AwsCloud {
             let page = page.map_err(|e| api("DescribeRepositories", target, e))?;
             for r in page.repositories() {
                 let name = r.repository_name().unwrap_or_default().to_string();
-                if names.contains(&name) {
+                if wanted(&name) {
                     found.push(r.clone());
                 }
             }

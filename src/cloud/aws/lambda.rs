@@ -35,6 +35,23 @@ impl AwsCloud {
         Ok(())
     }
 
+    /// The names of every function in the account and region (`ferry state rebuild`); ListFunctions
+    /// carries no tags, so the caller reads each one it wants.
+    pub(super) async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
+        let lambda = self.lambda(target).await?;
+        let mut pages = lambda.list_functions().into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| api("ListFunctions", target, e))?;
+            names.extend(
+                page.functions()
+                    .iter()
+                    .filter_map(|f| f.function_name().map(str::to_string)),
+            );
+        }
+        Ok(names)
+    }
+
     pub(super) async fn read_function(
         &self,
         target: &Target,

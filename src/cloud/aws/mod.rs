@@ -87,6 +87,17 @@ impl Cloud for AwsCloud {
         AwsCloud::read_repositories(self, target, names).await
     }
 
+    async fn list_repositories(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        AwsCloud::list_repositories(self, target).await
+    }
+
+    async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
+        AwsCloud::list_functions(self, target).await
+    }
+
     async fn read_repository_policy(
         &self,
         target: &Target,
