@@ -131,8 +131,21 @@ fn instances<'s>(
                         GroupMembers::Listed(keys) => {
                             keys.iter().filter_map(|k| s.accounts.get(k)).collect()
                         }
-                        // Their instances are made when the OU is read, at plan time.
-                        GroupMembers::OrganizationalUnit { .. } => Vec::new(),
+                        // Not silently empty: discovery through Organizations is not built.
+                        GroupMembers::OrganizationalUnit { .. } => {
+                            c.at(
+                                file,
+                                r,
+                                &format!(
+                                    "account group `{}` is discovered from an organizational \
+                                     unit, which this version of ferry cannot read yet",
+                                    r.get_ref()
+                                ),
+                                "accounts not discoverable yet",
+                                "list the group's accounts with accounts = [\"KEY\", ...] instead",
+                            );
+                            Vec::new()
+                        }
                     }
                 } else {
                     let mut known: Vec<&String> =
