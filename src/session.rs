@@ -17,6 +17,7 @@ use crate::policy::{self, PolicyError};
 use crate::refresh::{self, Observed};
 use crate::state::sled_store::SledState;
 use crate::state::{Interruption, Record, Snapshot, StateError, StateStore};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ pub enum SessionError {
     Json(#[from] serde_json::Error),
     #[error("refreshing live state failed")]
     Refresh(#[source] CloudError),
+    #[error("--target {0}: the pattern matches nothing declared or in the state")]
+    NoMatch(String),
     #[error("--target {0}: no such resource is declared or in the state")]
     UnknownTarget(Address),
     #[error("{0} is not in the state")]
@@ -124,6 +127,50 @@ pub fn snapshot(state: &dyn StateStore) -> Result<(Snapshot, Option<Interruption
 /// What the journal says the previous apply left unfinished, if anything.
 pub fn interruption(state: &dyn StateStore) -> Result<Option<Interruption>, StateError> {
     Ok(crate::state::interruption(&state.journal()?))
+}
+
+/// The addresses `--target` names: each address as given (checked by [`check_targets`]), and
+/// every address, declared or in state, that a pattern or `account:KEY` matches (at least one).
+pub fn resolve_targets(
+    desired: &Desired,
+    snapshot: &Snapshot,
+    patterns: &[crate::model::TargetPattern],
+) -> Result<Vec<Address>, SessionError> {
+    use crate::model::TargetPattern;
+    let mut known: BTreeMap<Address, Option<(String, String)>> = BTreeMap::new();
+    let at = |t: &crate::model::Target| Some((t.account.clone(), t.account_id.clone()));
+    for (a, r) in &snapshot.resources {
+        known.insert(a.clone(), at(r.target()));
+    }
+    for r in desired.registries.values() {
+        let account = Some((r.account.clone(), r.account_id.clone()));
+        known.insert(Address::Registry(r.key.clone()), account);
+    }
+    for r in desired.repositories.values() {
+        known.insert(Address::Repository(r.key.clone()), at(&r.target));
+        known.insert(Address::RepositoryPolicy(r.key.clone()), at(&r.target));
+    }
+    for f in desired.functions.values() {
+        known.insert(Address::Function(f.key.clone()), at(&f.target));
+    }
+    let mut out = Vec::new();
+    for p in patterns {
+        if let TargetPattern::Address(a) = p {
+            out.push(a.clone());
+            continue;
+        }
+        let before = out.len();
+        for (a, account) in &known {
+            let account = account.as_ref().map(|(k, i)| (k.as_str(), i.as_str()));
+            if p.matches(a, account) && !out.contains(a) {
+                out.push(a.clone());
+            }
+        }
+        if out.len() == before {
+            return Err(SessionError::NoMatch(p.to_string()));
+        }
+    }
+    Ok(out)
 }
 
 /// `--target` may name what is declared or what is in the state.

@@ -400,3 +400,14 @@ fn an_error_past_column_65535_is_shown_cut_around_it() {
     );
     insta::assert_snapshot!(shown);
 }
+
+const MANY: &str = "[project]\nname = \"p\"\ndefault_region = \"us-east-1\"\n\n[accounts.a]\nid = \"111111111111\"\n\n[accounts.b]\nid = \"222222222222\"\n\n[account_groups.both]\naccounts = [\"a\", \"b\"]\n\n[account_groups.org]\norganizational_unit = \"ou-ab12-11111111\"\norganization_account = \"a\"\n\n[registries.central]\naccount = \"a\"\n\n[repositories.hello]\nregistry = \"central\"\n\n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n\n[functions.api]\naccounts = [\"both\", \"nope\", \"org\"]\nimage = \"hello\"\n";
+
+#[test]
+fn many_accounts_errors_point_at_the_defaults_line_that_set_the_value() {
+    let defaults = "[defaults.functions]\nrole = \"arn:aws:iam::111111111111:role/LambdaRole\"\nmemory_mb = 64\n";
+    insta::assert_snapshot!(errors(&[
+        ("decl/defaults.toml", defaults),
+        ("decl/ferry.toml", MANY),
+    ]));
+}

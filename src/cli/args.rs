@@ -51,9 +51,10 @@ pub enum Command {
         /// Print the plan as markdown, for a pull-request comment
         #[arg(long)]
         markdown: bool,
-        /// Plan only this address and what it depends on (repeatable)
+        /// Plan only this address and what it depends on (repeatable); also a pattern
+        /// (`function.api[*]`, `function.*[prod]`) or every resource of an account (`account:prod`)
         #[arg(long, value_name = "ADDR")]
-        target: Vec<Address>,
+        target: Vec<crate::model::TargetPattern>,
     },
     /// Plan, ask for confirmation, and make it so; or apply a saved plan
     Apply {
@@ -65,9 +66,10 @@ pub enum Command {
         /// How many independent steps run at once
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
-        /// Apply only this address and what it depends on (repeatable)
+        /// Apply only this address and what it depends on (repeatable); also a pattern
+        /// (`function.api[*]`, `function.*[prod]`) or every resource of an account (`account:prod`)
         #[arg(long, value_name = "ADDR", conflicts_with = "planfile")]
-        target: Vec<Address>,
+        target: Vec<crate::model::TargetPattern>,
         /// Keep completed steps when a CreateFunction fails (default: undo this apply's changes)
         #[arg(long)]
         no_rollback: bool,

@@ -69,6 +69,9 @@ pub(crate) struct Entry<T> {
 pub(crate) struct Merged {
     pub project: Option<(usize, Spanned<raw::Project>)>,
     pub accounts: BTreeMap<String, Entry<raw::Account>>,
+    pub account_groups: BTreeMap<String, Entry<raw::AccountGroup>>,
+    /// `[defaults]`, with the file it is in (one per project, like `[project]`).
+    pub defaults: Option<(usize, Spanned<raw::Defaults>)>,
     pub registries: BTreeMap<String, Entry<raw::Registry>>,
     pub repositories: BTreeMap<String, Entry<raw::Repository>>,
     pub images: BTreeMap<String, Entry<raw::Image>>,
@@ -247,6 +250,8 @@ fn foreign_tables(text: &str) -> Option<Vec<String>> {
     const FERRY: &[&str] = &[
         "project",
         "accounts",
+        "account_groups",
+        "defaults",
         "registries",
         "repositories",
         "images",
@@ -294,6 +299,8 @@ fn parse(
     }
     validate::validate(merged, sources, env, secrets_required).map_err(|mut items| {
         items.sort_by_key(|d| (d.file, d.span.start));
+        // A value of [defaults.functions] is checked for every function that takes it.
+        items.dedup_by(|a, b| a.file == b.file && a.span == b.span && a.message == b.message);
         Diagnostics {
             sources: sources.to_vec(),
             items,
@@ -390,6 +397,29 @@ fn merge(
         "accounts",
         file,
         parsed.accounts,
+        sources,
+        diags,
+    );
+    if let Some(defaults) = parsed.defaults {
+        match &merged.defaults {
+            Some((first_file, first)) => diags.push(Diagnostic {
+                file,
+                span: defaults.span(),
+                message: "[defaults] is defined twice".to_string(),
+                label: "defined again here".to_string(),
+                hint: format!(
+                    "keep one [defaults] table; the first is at {}",
+                    sources.location(*first_file, first.span().start)
+                ),
+            }),
+            None => merged.defaults = Some((file, defaults)),
+        }
+    }
+    merge_table(
+        &mut merged.account_groups,
+        "account_groups",
+        file,
+        parsed.account_groups,
         sources,
         diags,
     );

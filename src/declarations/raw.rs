@@ -14,6 +14,10 @@ pub struct File {
     #[serde(default)]
     pub accounts: Table<Account>,
     #[serde(default)]
+    pub account_groups: Table<AccountGroup>,
+    /// `[defaults.functions]`: values every function takes unless it sets its own.
+    pub defaults: Option<Spanned<Defaults>>,
+    #[serde(default)]
     pub registries: Table<Registry>,
     #[serde(default)]
     pub repositories: Table<Repository>,
@@ -99,9 +103,12 @@ pub struct Image {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
-    pub account: Spanned<String>,
+    /// One account: the function keeps its address `function.KEY`.
+    pub account: Option<Spanned<String>>,
+    /// Account keys and account-group keys: one instance `function.KEY[ACCOUNT]` per account.
+    pub accounts: Option<Spanned<Vec<Spanned<String>>>>,
     pub image: Spanned<String>,
-    pub role: Spanned<String>,
+    pub role: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
     pub architectures: Option<Spanned<Vec<Spanned<String>>>>,
@@ -110,5 +117,35 @@ pub struct Function {
     pub description: Option<Spanned<String>>,
     pub environment: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub sensitive_environment: Option<Vec<Spanned<String>>>,
+    pub tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// `[account_groups.KEY]`: a named set of accounts, listed or discovered beneath an OU.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountGroup {
+    pub accounts: Option<Vec<Spanned<String>>>,
+    pub organizational_unit: Option<Spanned<String>>,
+    pub organization_account: Option<Spanned<String>>,
+    pub exclude: Option<Vec<Spanned<String>>>,
+}
+
+/// `[defaults]`: only `[defaults.functions]` today.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub functions: Option<Spanned<FunctionDefaults>>,
+}
+
+/// `[defaults.functions]`: what a function takes when it does not set the key itself.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionDefaults {
+    pub role: Option<Spanned<String>>,
+    pub architectures: Option<Spanned<Vec<Spanned<String>>>>,
+    pub memory_mb: Option<Spanned<i64>>,
+    pub timeout_s: Option<Spanned<i64>>,
+    pub description: Option<Spanned<String>>,
+    pub environment: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
 }

@@ -1,7 +1,8 @@
 //! [`Desired`]: everything the declarations ask for, and the `[[moved]]` blocks.
 
 use super::{
-    Account, Address, Function, Image, Project, Registry, Repository, TAG_ADDRESS, TAG_PROJECT,
+    Account, AccountGroup, Address, Function, Image, Project, Registry, Repository, TAG_ADDRESS,
+    TAG_PROJECT,
 };
 use std::collections::BTreeMap;
 
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 pub struct Desired {
     pub project: Project,
     pub accounts: BTreeMap<String, Account>,
+    /// `[account_groups.*]`, by key.
+    pub account_groups: BTreeMap<String, AccountGroup>,
     pub registries: BTreeMap<String, Registry>,
     pub repositories: BTreeMap<String, Repository>,
     pub images: BTreeMap<String, Image>,

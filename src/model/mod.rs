@@ -14,12 +14,13 @@ mod desired;
 mod place;
 mod resources;
 
-pub use address::Address;
+pub use address::{Address, TargetPattern};
 pub use config::{FunctionConfig, LiveFunction, RepositoryConfig};
 pub use desired::{Desired, Move, Purpose};
 pub use place::{Location, Place, Target};
 pub use resources::{
-    Account, Function, Image, ImageRef, Project, Registry, Repository, S3Backend, StateBackend,
+    Account, AccountGroup, Function, GroupMembers, Image, ImageRef, Project, Registry, Repository,
+    S3Backend, StateBackend,
     TagMutability,
 };
 

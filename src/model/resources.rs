@@ -44,6 +44,26 @@ pub struct Account {
     pub org_path: Option<String>,
 }
 
+/// `[account_groups.KEY]`: accounts listed by key, or every ACTIVE account beneath an OU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountGroup {
+    pub key: String,
+    pub members: GroupMembers,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupMembers {
+    /// Declared account keys.
+    Listed(Vec<String>),
+    /// Discovered at plan time through AWS Organizations, read with `organization_account`'s
+    /// credentials; `exclude` holds account ids (keys resolved).
+    OrganizationalUnit {
+        organizational_unit: String,
+        organization_account: String,
+        exclude: std::collections::BTreeSet<String>,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registry {
     pub key: String,

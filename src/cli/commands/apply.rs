@@ -5,7 +5,6 @@ use crate::apply;
 use crate::cli::args::Cli;
 use crate::cli::output::{Printer, out};
 use crate::cloud::aws::AwsCloud;
-use crate::model::Address;
 use crate::state::StateStore;
 use crate::{render, saved_plan, session};
 use std::path::PathBuf;
@@ -17,7 +16,7 @@ pub struct Options<'a> {
     pub planfile: &'a Option<PathBuf>,
     pub auto_approve: bool,
     pub parallelism: u16,
-    pub target: &'a [Address],
+    pub target: &'a [crate::model::TargetPattern],
     pub no_rollback: bool,
     pub propagation_timeout: u64,
 }

@@ -19,7 +19,7 @@ use super::args::Cli;
 use super::output::{Printer, errln, style};
 use crate::cloud::Cloud;
 use crate::declarations::Declarations;
-use crate::model::{Address, StateBackend};
+use crate::model::StateBackend;
 use crate::planner::Plan;
 use crate::session;
 use crate::state::{Interruption, StateStore};
@@ -65,10 +65,11 @@ async fn make_plan(
     decls: &Declarations,
     state: &dyn StateStore,
     cloud: &dyn Cloud,
-    targets: &[Address],
+    patterns: &[crate::model::TargetPattern],
     ctx: Printer,
 ) -> anyhow::Result<Plan> {
     let (snapshot, interruption) = session::snapshot(state)?;
+    let targets = &session::resolve_targets(&decls.desired, &snapshot, patterns)?;
     if let Some(i) = &interruption {
         warn_interrupted(i, ctx);
     }

@@ -2,7 +2,6 @@
 
 use crate::cli::output::{Printer, err, errln, out, outln};
 use crate::cloud::aws::AwsCloud;
-use crate::model::Address;
 use crate::state::StateStore;
 use crate::{render, saved_plan};
 use std::path::PathBuf;
@@ -14,7 +13,7 @@ pub struct Options<'a> {
     pub out: &'a Option<PathBuf>,
     pub json: bool,
     pub markdown: bool,
-    pub target: &'a [Address],
+    pub target: &'a [crate::model::TargetPattern],
 }
 
 pub async fn run(

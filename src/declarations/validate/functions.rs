@@ -1,10 +1,15 @@
-//! The `[functions.*]` tables. This is where `accounts = [...]` will expand one declaration
-//! into a function per account.
+//! The `[functions.*]` tables. A function with `accounts = [...]` (account keys and group
+//! keys) becomes one instance per account, `function.KEY[ACCOUNT]`; `account = "KEY"` keeps the
+//! address `function.KEY`. `[defaults.functions]` fills what a table leaves out, and each
+//! diagnostic points at the file and line that set the value. `role`, `name`, `description`
+//! and environment values may use `{account_id}`, `{account}` and `{region}`.
 
 use super::grammar::{is_function_name, is_role_arn, role_account};
 use super::values::{check_region, check_tags, declared_name, reference};
 use super::{Checker, Entry, Merged, raw};
-use crate::model::{Account, Function, Image, Repository, Target};
+use crate::model::{
+    Account, AccountGroup, Address, Function, GroupMembers, Image, Repository, Target,
+};
 use serde_spanned::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -13,37 +18,187 @@ use std::ops::Range;
 /// account and region is reported at its declaration, pointing at the first.
 type Names = BTreeMap<(String, String, String), (usize, Range<usize>)>;
 
+/// A value and the file it is written in: the function's own table or `[defaults.functions]`.
+type Set<'a, T> = Option<(usize, &'a Spanned<T>)>;
+
+/// What `[defaults.functions]` gives, with its file.
+struct Defaults<'a> {
+    file: usize,
+    d: Option<&'a raw::FunctionDefaults>,
+}
+
+impl<'a> Defaults<'a> {
+    fn pick<T>(
+        &self,
+        file: usize,
+        own: &'a Option<Spanned<T>>,
+        default: impl Fn(&'a raw::FunctionDefaults) -> &'a Option<Spanned<T>>,
+    ) -> Set<'a, T> {
+        own.as_ref().map(|v| (file, v)).or_else(|| {
+            self.d
+                .and_then(|d| default(d).as_ref())
+                .map(|v| (self.file, v))
+        })
+    }
+}
+
 pub(super) fn check_functions(
     c: &mut Checker,
     merged: &Merged,
     accounts: &BTreeMap<String, Account>,
+    groups: &BTreeMap<String, AccountGroup>,
     repositories: &BTreeMap<String, Repository>,
     images: &BTreeMap<String, Image>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> BTreeMap<String, Function> {
+) -> (BTreeMap<String, Function>, BTreeMap<String, String>) {
+    let defaults = match &merged.defaults {
+        Some((file, d)) => Defaults {
+            file: *file,
+            d: d.get_ref().functions.as_ref().map(|f| f.get_ref()),
+        },
+        None => Defaults { file: 0, d: None },
+    };
+    let scope = Scope {
+        accounts,
+        groups,
+        repositories,
+        images,
+        env,
+        defaults,
+    };
     let mut out = BTreeMap::new();
+    let mut declared_by = BTreeMap::new();
     let mut names = Names::new();
     for (key, entry) in &merged.functions {
-        if let Some(function) = check_function(
-            c,
-            key,
-            entry,
-            accounts,
-            repositories,
-            images,
-            env,
-            &mut names,
-        ) {
-            out.insert(key.clone(), function);
+        for function in check_function(c, key, entry, &scope, &mut names) {
+            declared_by.insert(function.key.clone(), key.clone());
+            out.insert(function.key.clone(), function);
         }
     }
-    out
+    (out, declared_by)
 }
 
-/// One `[functions.KEY]` table. The checks run in a fixed order (it is the order of the
-/// diagnostics): references, name, role, region, architecture, limits, description,
-/// environment, tags, then the name's uniqueness in its account and region.
-#[allow(clippy::too_many_arguments)]
+/// What every function is checked against.
+struct Scope<'a> {
+    accounts: &'a BTreeMap<String, Account>,
+    groups: &'a BTreeMap<String, AccountGroup>,
+    repositories: &'a BTreeMap<String, Repository>,
+    images: &'a BTreeMap<String, Image>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    defaults: Defaults<'a>,
+}
+
+/// The accounts of one declaration: `(instance key, account)`, in declaration order.
+fn instances<'s>(
+    c: &mut Checker,
+    key: &str,
+    file: usize,
+    f: &raw::Function,
+    whole: Range<usize>,
+    s: &'s Scope,
+) -> Vec<(String, &'s Account)> {
+    match (&f.account, &f.accounts) {
+        (Some(_), Some(list)) => {
+            c.at(
+                file,
+                list,
+                "a function takes either account = \"KEY\" or accounts = [...], not both",
+                "second list of accounts",
+                "keep `accounts` (one instance per account, function.KEY[ACCOUNT]) or `account` \
+                 (one function, function.KEY)",
+            );
+            Vec::new()
+        }
+        (Some(a), None) => reference(c, file, a, s.accounts, "account", "accounts")
+            .map(|a| vec![(key.to_string(), a)])
+            .unwrap_or_default(),
+        (None, Some(list)) => {
+            let mut out: Vec<(String, &Account)> = Vec::new();
+            if list.get_ref().is_empty() {
+                c.at(
+                    file,
+                    list,
+                    "accounts = [] names no account",
+                    "empty list",
+                    "list account keys or account-group keys, for example accounts = [\"prod\"]",
+                );
+            }
+            for r in list.get_ref() {
+                let members: Vec<&Account> = if let Some(a) = s.accounts.get(r.get_ref()) {
+                    vec![a]
+                } else if let Some(g) = s.groups.get(r.get_ref()) {
+                    match &g.members {
+                        GroupMembers::Listed(keys) => {
+                            keys.iter().filter_map(|k| s.accounts.get(k)).collect()
+                        }
+                        // Not silently empty: discovery through Organizations is not built.
+                        GroupMembers::OrganizationalUnit { .. } => {
+                            c.at(
+                                file,
+                                r,
+                                &format!(
+                                    "account group `{}` is discovered from an organizational \
+                                     unit, which this version of ferry cannot read yet",
+                                    r.get_ref()
+                                ),
+                                "accounts not discoverable yet",
+                                "list the group's accounts with accounts = [\"KEY\", ...] instead",
+                            );
+                            Vec::new()
+                        }
+                    }
+                } else {
+                    let mut known: Vec<&String> =
+                        s.accounts.keys().chain(s.groups.keys()).collect();
+                    known.sort();
+                    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                    c.at(
+                        file,
+                        r,
+                        &format!("account or account group `{}` is not declared", r.get_ref()),
+                        "no such account or account group",
+                        &format!(
+                            "declare [accounts.{0}] or [account_groups.{0}], or use one of: {1}",
+                            r.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                    Vec::new()
+                };
+                for a in members {
+                    if !out.iter().any(|(_, o)| o.key == a.key) {
+                        out.push((Address::instance_key(key, &a.key), a));
+                    }
+                }
+            }
+            out
+        }
+        (None, None) => {
+            c.err(
+                file,
+                whole,
+                "missing key `account`",
+                "this table needs `account`",
+                "add account = \"KEY\" (one account) or accounts = [\"KEY\", ...] (an instance \
+                 per account or account group) to this table",
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// `{account_id}`, `{account}` and `{region}` replaced by the instance's.
+fn fill(template: &str, account: &Account, region: &str) -> String {
+    template
+        .replace("{account_id}", &account.id)
+        .replace("{account}", &account.key)
+        .replace("{region}", region)
+}
+
+/// One `[functions.KEY]` table, into one function per account. The checks run in a fixed
+/// order (it is the order of the diagnostics): references, name, role, region, architecture,
+/// limits, description, environment, tags, then the name's uniqueness in its account and
+/// region. Checks of templated values run for each instance.
 fn check_function(
     c: &mut Checker,
     key: &str,
@@ -52,66 +207,108 @@ fn check_function(
         value,
         key_span,
     }: &Entry<raw::Function>,
-    accounts: &BTreeMap<String, Account>,
-    repositories: &BTreeMap<String, Repository>,
-    images: &BTreeMap<String, Image>,
-    env: &dyn Fn(&str) -> Option<String>,
+    s: &Scope,
     names: &mut Names,
-) -> Option<Function> {
+) -> Vec<Function> {
     let file = *file;
     let f = value.get_ref();
-    let account = reference(c, file, &f.account, accounts, "account", "accounts");
-    let image = reference(c, file, &f.image, images, "image", "images");
-    let (name, name_span) = declared_name(key, key_span, f.name.as_ref());
-    check_function_name(c, file, &name, &name_span);
-    check_role(c, file, key, &f.role, account);
-    let repo = image.and_then(|i| repositories.get(&i.repository));
+    let d = &s.defaults;
+    let many = f.accounts.is_some();
+    let instances = instances(c, key, file, f, value.span(), s);
+    let image = reference(c, file, &f.image, s.images, "image", "images");
+    let repo = image.and_then(|i| s.repositories.get(&i.repository));
     let region = function_region(c, file, key, f.region.as_ref(), repo);
-    let architecture = architecture(c, file, f.architectures.as_ref());
-    let memory_mb = range(
-        c,
-        file,
-        f.memory_mb.as_ref(),
-        128,
-        10240,
-        128,
-        "memory_mb",
-        "MB",
-    );
-    let timeout_s = range(
-        c,
-        file,
-        f.timeout_s.as_ref(),
-        1,
-        900,
-        3,
-        "timeout_s",
-        "seconds",
-    );
-    let description = description(c, file, f.description.as_ref());
-    let (environment, sensitive_environment) = environment(c, file, f, env);
-    let tags = check_tags(c, file, f.tags.as_ref());
-    let (account, image, region) = (account?, image?, region?);
-    let target = Target {
-        account: account.key.clone(),
-        account_id: account.id.clone(),
-        region,
+    let role = d.pick(file, &f.role, |d| &d.role);
+    if role.is_none() {
+        c.err(
+            file,
+            value.span(),
+            "missing key `role`",
+            "this table needs `role`",
+            "add role = ... to this table (see CONTRACT.md for its meaning)",
+        );
+    }
+    let (arch_file, arch) = match d.pick(file, &f.architectures, |d| &d.architectures) {
+        Some((af, a)) => (af, Some(a)),
+        None => (file, None),
     };
-    claim_name(c, names, file, &target, &name, name_span);
-    Some(Function {
-        key: key.to_string(),
-        name,
-        target,
-        image: image.key.clone(),
-        role: f.role.get_ref().clone(),
-        architecture,
-        memory_mb,
-        timeout_s,
-        description,
-        environment,
-        sensitive_environment,
-        tags,
-    })
+    let architecture = architecture(c, arch_file, arch);
+    let (mf, m) = split(d.pick(file, &f.memory_mb, |d| &d.memory_mb), file);
+    let memory_mb = range(c, mf, m, 128, 10240, 128, "memory_mb", "MB");
+    let (tf, t) = split(d.pick(file, &f.timeout_s, |d| &d.timeout_s), file);
+    let timeout_s = range(c, tf, t, 1, 900, 3, "timeout_s", "seconds");
+    let description = d.pick(file, &f.description, |d| &d.description);
+    let environment = environment(c, file, f, d, s.env);
+    let mut tags =
+        d.d.map(|dd| check_tags(c, d.file, dd.tags.as_ref()))
+            .unwrap_or_default();
+    tags.extend(check_tags(c, file, f.tags.as_ref()));
+    let (Some(image), Some(region), Some((role_file, role))) = (image, region, role) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (instance, account) in instances {
+        let (name, name_span) = declared_name(key, key_span, f.name.as_ref());
+        let name = fill(&name, account, &region);
+        check_function_name(c, file, &name, &name_span);
+        let role_arn = fill(role.get_ref(), account, &region);
+        check_role(c, role_file, &instance, role, &role_arn, account, many);
+        let description = match description {
+            Some((df, text)) => {
+                let filled = fill(text.get_ref(), account, &region);
+                check_description(c, df, text, &filled);
+                filled
+            }
+            None => String::new(),
+        };
+        let environment = environment
+            .iter()
+            .map(|(k, (v, templated))| {
+                let v = if *templated {
+                    fill(v, account, &region)
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let target = Target {
+            account: account.key.clone(),
+            account_id: account.id.clone(),
+            region: region.clone(),
+        };
+        claim_name(c, names, file, &target, &name, name_span);
+        out.push(Function {
+            key: instance,
+            name,
+            target,
+            image: image.key.clone(),
+            role: role_arn,
+            architecture: architecture.clone(),
+            memory_mb,
+            timeout_s,
+            description,
+            environment,
+            sensitive_environment: environment_sensitive(f),
+            tags: tags.clone(),
+        });
+    }
+    out
+}
+
+fn split<'a, T>(v: Set<'a, T>, file: usize) -> (usize, Option<&'a Spanned<T>>) {
+    match v {
+        Some((f, v)) => (f, Some(v)),
+        None => (file, None),
+    }
+}
+
+fn environment_sensitive(f: &raw::Function) -> BTreeSet<String> {
+    f.sensitive_environment
+        .iter()
+        .flatten()
+        .map(|k| k.get_ref().clone())
+        .collect()
 }
 
 fn check_function_name(c: &mut Checker, file: usize, name: &str, name_span: &Range<usize>) {
@@ -126,15 +323,17 @@ fn check_function_name(c: &mut Checker, file: usize, name: &str, name_span: &Ran
     }
 }
 
-/// The execution role: an IAM role ARN in the function's own account.
+/// The execution role (its template filled for the instance): an IAM role ARN in the
+/// function's own account.
 fn check_role(
     c: &mut Checker,
     file: usize,
     key: &str,
     role: &Spanned<String>,
-    account: Option<&Account>,
+    arn: &str,
+    a: &Account,
+    many: bool,
 ) {
-    let arn = role.get_ref();
     if !is_role_arn(arn) {
         c.at(
             file,
@@ -143,9 +342,18 @@ fn check_role(
             "not a role ARN",
             "the execution role is arn:aws:iam::<function's account>:role/<name>",
         );
-    } else if let Some(a) = account
-        && role_account(arn) != Some(a.id.as_str())
-    {
+    } else if role_account(arn) != Some(a.id.as_str()) {
+        let hint = if many {
+            "Lambda only accepts an execution role from the function's own account: write the \
+             account as {account_id}, for example arn:aws:iam::{account_id}:role/<name>"
+                .to_string()
+        } else {
+            format!(
+                "Lambda only accepts an execution role from the function's own account: create \
+                 the role in {} and use arn:aws:iam::{}:role/<name>",
+                a.id, a.id
+            )
+        };
         c.at(
             file,
             role,
@@ -156,11 +364,7 @@ fn check_role(
                 a.key
             ),
             "role in another account",
-            &format!(
-                "Lambda only accepts an execution role from the function's own account: create \
-                 the role in {} and use arn:aws:iam::{}:role/<name>",
-                a.id, a.id
-            ),
+            &hint,
         );
     }
 }
@@ -229,11 +433,8 @@ fn architecture(
     }
 }
 
-fn description(c: &mut Checker, file: usize, d: Option<&Spanned<String>>) -> String {
-    let description = d.map(|d| d.get_ref().clone()).unwrap_or_default();
-    if let Some(d) = d
-        && description.chars().count() > 256
-    {
+fn check_description(c: &mut Checker, file: usize, d: &Spanned<String>, filled: &str) {
+    if filled.chars().count() > 256 {
         c.at(
             file,
             d,
@@ -242,29 +443,36 @@ fn description(c: &mut Checker, file: usize, d: Option<&Spanned<String>>) -> Str
             "shorten it to at most 256 characters",
         );
     }
-    description
 }
 
-/// `environment` and `sensitive_environment`: a sensitive variable not set in the file takes
-/// its value from ferry's own environment (required unless nothing is deployed).
+/// `environment` (the defaults' first, the function's own over them) and
+/// `sensitive_environment`: a sensitive variable not set in the file takes its value from
+/// ferry's own environment (required unless nothing is deployed). Each value says whether it
+/// is a template (written in a file) or verbatim (a secret from the environment).
 fn environment(
     c: &mut Checker,
     file: usize,
     f: &raw::Function,
+    d: &Defaults,
     env: &dyn Fn(&str) -> Option<String>,
-) -> (BTreeMap<String, String>, BTreeSet<String>) {
+) -> BTreeMap<String, (String, bool)> {
     let mut environment = BTreeMap::new();
-    for (k, v) in f.environment.iter().flatten() {
-        check_env_key(c, file, k);
-        environment.insert(k.get_ref().clone(), v.get_ref().clone());
+    let defaults = d.d.and_then(|d| d.environment.as_ref());
+    for (vfile, (k, v)) in defaults
+        .into_iter()
+        .flatten()
+        .map(|e| (d.file, e))
+        .chain(f.environment.iter().flatten().map(|e| (file, e)))
+    {
+        check_env_key(c, vfile, k);
+        environment.insert(k.get_ref().clone(), (v.get_ref().clone(), true));
     }
-    let mut sensitive_environment = BTreeSet::new();
     for k in f.sensitive_environment.iter().flatten() {
         if !environment.contains_key(k.get_ref()) {
             check_env_key(c, file, k);
             match env(k.get_ref()) {
                 Some(v) => {
-                    environment.insert(k.get_ref().clone(), v);
+                    environment.insert(k.get_ref().clone(), (v, false));
                 }
                 None if !c.secrets_required => {}
                 None => c.at(
@@ -284,9 +492,8 @@ fn environment(
                 ),
             }
         }
-        sensitive_environment.insert(k.get_ref().clone());
     }
-    (environment, sensitive_environment)
+    environment
 }
 
 /// Lambda names are unique per account and region: the second declaration is refused.

@@ -19,6 +19,7 @@ pub(super) fn check_table_keys(c: &mut Checker, merged: &Merged) {
                          for example [{table}.hello]",
                         match table {
                             "accounts" => "account",
+                            "account_groups" => "account_group",
                             "registries" => "registry",
                             "repositories" => "repository",
                             "images" => "image",
@@ -30,6 +31,7 @@ pub(super) fn check_table_keys(c: &mut Checker, merged: &Merged) {
         }
     }
     blank(c, "accounts", &merged.accounts);
+    blank(c, "account_groups", &merged.account_groups);
     blank(c, "registries", &merged.registries);
     blank(c, "repositories", &merged.repositories);
     blank(c, "images", &merged.images);

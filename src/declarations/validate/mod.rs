@@ -9,6 +9,7 @@
 mod accounts;
 mod functions;
 mod grammar;
+mod groups;
 mod images;
 mod keys;
 mod moves;
@@ -23,6 +24,7 @@ use super::{Diagnostic, Entry, Merged, Source};
 use crate::model::Desired;
 use accounts::check_accounts;
 use functions::check_functions;
+use groups::check_account_groups;
 use images::check_images;
 use keys::check_table_keys;
 use moves::check_moves;
@@ -97,6 +99,7 @@ pub(super) fn validate(
     let mut project_model = check_project(&mut c, *pfile, project.get_ref());
     let accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
     project_model.state = project::check_state(&mut c, *pfile, project.get_ref(), &accounts);
+    let account_groups = check_account_groups(&mut c, &merged, &accounts);
     // As for every AWS tool, AWS_REGION (then AWS_DEFAULT_REGION) is the last default.
     let env_region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
     let registries = check_registries(
@@ -108,7 +111,15 @@ pub(super) fn validate(
     );
     let repositories = check_repositories(&mut c, &merged, &accounts, &registries);
     let images = check_images(&mut c, &merged, &repositories);
-    let functions = check_functions(&mut c, &merged, &accounts, &repositories, &images, env);
+    let (functions, declared_by) = check_functions(
+        &mut c,
+        &merged,
+        &accounts,
+        &account_groups,
+        &repositories,
+        &images,
+        env,
+    );
     let moves = check_moves(&mut c, &merged);
     if !c.diags.is_empty() {
         return Err(c.diags);
@@ -129,13 +140,15 @@ pub(super) fn validate(
     for (key, e) in &merged.images {
         declared_at.insert(Address::Image(key.clone()), at(e.file, &e.key_span));
     }
-    for (key, e) in &merged.functions {
-        declared_at.insert(Address::Function(key.clone()), at(e.file, &e.key_span));
+    for (instance, key) in &declared_by {
+        let e = &merged.functions[key];
+        declared_at.insert(Address::Function(instance.clone()), at(e.file, &e.key_span));
     }
-    let declared_in = declared_in(&merged, c.sources);
+    let declared_in = declared_in(&merged, &declared_by, c.sources);
     Ok(Desired {
         project: project_model,
         accounts,
+        account_groups,
         registries,
         repositories,
         images,
@@ -149,7 +162,11 @@ pub(super) fn validate(
 
 /// The file that declares each address (its path as read, without a leading `./`), for state:
 /// a later plan that does not read that file must not delete what it declares.
-fn declared_in(merged: &Merged, sources: &[Source]) -> BTreeMap<crate::model::Address, String> {
+fn declared_in(
+    merged: &Merged,
+    declared_by: &BTreeMap<String, String>,
+    sources: &[Source],
+) -> BTreeMap<crate::model::Address, String> {
     use crate::model::Address;
     let path = |file: usize| {
         let p = sources[file].path.display().to_string();
@@ -160,8 +177,11 @@ fn declared_in(merged: &Merged, sources: &[Source]) -> BTreeMap<crate::model::Ad
         out.insert(Address::Repository(key.clone()), path(e.file));
         out.insert(Address::RepositoryPolicy(key.clone()), path(e.file));
     }
-    for (key, e) in &merged.functions {
-        out.insert(Address::Function(key.clone()), path(e.file));
+    for (instance, key) in declared_by {
+        out.insert(
+            Address::Function(instance.clone()),
+            path(merged.functions[key].file),
+        );
     }
     out
 }
