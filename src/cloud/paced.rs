@@ -139,6 +139,7 @@ impl Bucket {
 }
 
 type Place = (String, String);
+type Buckets = HashMap<(Place, Class), Arc<Mutex<Bucket>>>;
 
 /// What a [`Paced`] cloud counted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -155,7 +156,7 @@ pub struct Counts {
 pub struct Paced<C> {
     inner: C,
     limits: Limits,
-    buckets: Mutex<HashMap<(Place, Class), Arc<Mutex<Bucket>>>>,
+    buckets: Mutex<Buckets>,
     slots: Mutex<HashMap<Place, Arc<Semaphore>>>,
     global: Arc<Semaphore>,
     counts: Mutex<(Counts, usize)>,
