@@ -85,6 +85,93 @@ impl Schedule for Levels {
     }
 }
 
+/// Dependency-driven: a step may start as soon as every step it depends on ended well, whatever
+/// the rest of its level does (no barrier across accounts: one account's slow function does not
+/// hold back another account's next step). Ready steps start in (level, id) order; after a
+/// failure nothing new starts, as with [`Levels`].
+#[derive(Debug)]
+pub struct Dependencies {
+    /// Per id: how many of its dependencies have not ended yet.
+    waiting: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    level: Vec<usize>,
+    ready: std::collections::BTreeSet<(usize, usize)>,
+    started: Vec<bool>,
+    stopped: bool,
+}
+
+impl Dependencies {
+    /// `steps[id]` = (level, the ids it depends on). Ids outside `steps` are ignored.
+    pub fn new(steps: Vec<(usize, Vec<usize>)>) -> Self {
+        let n = steps.len();
+        let mut waiting = vec![0; n];
+        let mut dependents = vec![Vec::new(); n];
+        let mut level = vec![0; n];
+        for (id, (l, deps)) in steps.into_iter().enumerate() {
+            level[id] = l;
+            for d in deps.into_iter().filter(|&d| d < n && d != id) {
+                waiting[id] += 1;
+                dependents[d].push(id);
+            }
+        }
+        let ready = (0..n)
+            .filter(|&i| waiting[i] == 0)
+            .map(|i| (level[i], i))
+            .collect();
+        Dependencies {
+            waiting,
+            dependents,
+            level,
+            ready,
+            started: vec![false; n],
+            stopped: false,
+        }
+    }
+
+    /// From a plan's steps.
+    pub fn of(plan: &crate::planner::Plan) -> Self {
+        Self::new(
+            plan.steps
+                .iter()
+                .map(|s| (s.level, s.depends_on.clone()))
+                .collect(),
+        )
+    }
+}
+
+impl Schedule for Dependencies {
+    fn ready(&mut self) -> Option<usize> {
+        if self.stopped {
+            return None;
+        }
+        let (_, id) = self.ready.pop_first()?;
+        self.started[id] = true;
+        Some(id)
+    }
+
+    fn done(&mut self, id: usize, ok: bool) {
+        if !ok {
+            self.stopped = true;
+            return;
+        }
+        for &d in &self.dependents[id] {
+            self.waiting[d] -= 1;
+            if self.waiting[d] == 0 {
+                self.ready.insert((self.level[d], d));
+            }
+        }
+    }
+
+    fn not_started(&self) -> Vec<usize> {
+        let mut rest: Vec<(usize, usize)> = (0..self.started.len())
+            .filter(|&i| !self.started[i])
+            .map(|i| (self.level[i], i))
+            .collect();
+        rest.sort_unstable();
+        rest.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
 /// Runs the steps `schedule` lets start, at most `parallelism` at once, and returns each
 /// started step's result in the order they ended. `ok` tells the schedule whether a result is
 /// a success.
@@ -132,11 +219,21 @@ mod tests {
         failing: &[usize],
         parallelism: usize,
     ) -> (Vec<String>, usize, Levels) {
+        let mut schedule = Levels::new(levels);
+        let (events, most) = run_with(&mut schedule, cost, failing, parallelism).await;
+        (events, most, schedule)
+    }
+
+    async fn run_with(
+        schedule: &mut dyn Schedule,
+        cost: &[u64],
+        failing: &[usize],
+        parallelism: usize,
+    ) -> (Vec<String>, usize) {
         let events = Mutex::new(Vec::new());
         let running = Mutex::new((0usize, 0usize));
-        let mut schedule = Levels::new(levels);
         drive(
-            &mut schedule,
+            schedule,
             parallelism,
             |id| {
                 let (events, running) = (&events, &running);
@@ -157,7 +254,7 @@ mod tests {
         )
         .await;
         let most = running.lock().unwrap().1;
-        (events.into_inner().unwrap(), most, schedule)
+        (events.into_inner().unwrap(), most)
     }
 
     #[tokio::test(start_paused = true)]
@@ -195,5 +292,53 @@ mod tests {
     async fn an_empty_level_is_passed_over() {
         let (events, _, _) = run(vec![vec![0], vec![], vec![1]], &[1, 1], &[], 1).await;
         assert_eq!(events, ["+0", "-0", "+1", "-1"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_step_starts_when_its_own_dependencies_ended_not_its_level() {
+        // Two accounts: 0 → 2 (slow first step) and 1 → 3; 4 needs both 2 and 3.
+        let mut schedule = Dependencies::new(vec![
+            (0, vec![]),
+            (0, vec![]),
+            (1, vec![0]),
+            (1, vec![1]),
+            (2, vec![2, 3]),
+        ]);
+        let t0 = tokio::time::Instant::now();
+        let (events, _) = run_with(&mut schedule, &[5, 1, 1, 1, 1], &[], 10).await;
+        // Step 3 starts at 1 s, when step 1 ended, while step 0 still runs.
+        assert_eq!(
+            events,
+            ["+0", "+1", "-1", "+3", "-3", "-0", "+2", "-2", "+4", "-4"]
+        );
+        // 5 s (0) + 1 s (2) + 1 s (4): the longest chain, not the sum of the levels' maxima.
+        assert_eq!(t0.elapsed(), Duration::from_secs(7));
+        assert!(schedule.not_started().is_empty());
+        // The same plan with the level barrier takes longer: 5 + 1 + 1 as well, but step 3
+        // waits for step 0.
+        let (events, _, _) = run(
+            vec![vec![0, 1], vec![2, 3], vec![4]],
+            &[5, 1, 1, 1, 1],
+            &[],
+            10,
+        )
+        .await;
+        assert_eq!(events[..4], ["+0", "+1", "-1", "-0"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dependencies_respect_the_parallelism_and_stop_after_a_failure() {
+        let mut schedule = Dependencies::new(vec![
+            (0, vec![]),
+            (0, vec![]),
+            (0, vec![]),
+            (1, vec![0]),
+            (1, vec![1]),
+        ]);
+        let (events, most) = run_with(&mut schedule, &[1, 3, 1, 1, 1], &[0], 2).await;
+        assert_eq!(most, 2);
+        // Step 0 fails at 1 s: step 1 finishes, nothing new starts (not 2, not 4 after 1).
+        assert_eq!(events, ["+0", "+1", "-0", "-1"]);
+        assert_eq!(schedule.not_started(), vec![2, 3, 4]);
     }
 }

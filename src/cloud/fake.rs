@@ -38,6 +38,43 @@ pub struct FakeCloud {
     calls: Mutex<Vec<String>>,
     /// Accounts whose credentials belong elsewhere: account key → actual id.
     pub wrong_accounts: Mutex<BTreeMap<String, String>>,
+    /// AWS's speed and quotas, for the benchmark; `None`: instant and unlimited.
+    sim: Option<Simulation>,
+    sim_state: Mutex<SimState>,
+}
+
+/// How the fake imitates AWS's timing (in tokio time, so a paused clock makes it exact).
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// Every call's round trip.
+    pub latency: std::time::Duration,
+    /// How long a created function stays Pending.
+    pub activation: std::time::Duration,
+    /// Lambda's quotas per account and region (requests/s): every API but GetFunction, and
+    /// GetFunction. Exceeding one answers TooManyRequestsException.
+    pub lambda_control: f64,
+    pub get_function: f64,
+}
+
+impl Default for Simulation {
+    /// The benchmark's: 50 ms per call, 20 s of Pending, AWS's 15/s and 100/s.
+    fn default() -> Self {
+        Simulation {
+            latency: std::time::Duration::from_millis(50),
+            activation: std::time::Duration::from_secs(20),
+            lambda_control: 15.0,
+            get_function: 100.0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct SimState {
+    /// (account id, region, is GetFunction) → (tokens, last refill).
+    quotas: BTreeMap<(String, String, bool), (f64, tokio::time::Instant)>,
+    /// Functions still Pending, until when.
+    pending: BTreeMap<Key, tokio::time::Instant>,
+    throttled: usize,
 }
 
 fn key(t: &Target, name: &str) -> Key {
@@ -47,6 +84,72 @@ fn key(t: &Target, name: &str) -> Key {
 impl FakeCloud {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fake with AWS's timing and Lambda's quotas (see [`Simulation`]).
+    pub fn simulated(sim: Simulation) -> Self {
+        FakeCloud {
+            sim: Some(sim),
+            ..Self::default()
+        }
+    }
+
+    /// How many calls the simulated quotas refused.
+    pub fn throttled(&self) -> usize {
+        self.sim_state.lock().expect("sim").throttled
+    }
+
+    /// A call as the simulation sees it: the round trip, then the quota, then [`Self::call`].
+    async fn call_at(
+        &self,
+        target: &Target,
+        operation: &str,
+        name: &str,
+    ) -> Result<(), CloudError> {
+        if let Some(sim) = &self.sim {
+            tokio::time::sleep(sim.latency).await;
+            let lambda = matches!(
+                operation,
+                "GetFunction"
+                    | "GetFunctionConfiguration"
+                    | "CreateFunction"
+                    | "UpdateFunction"
+                    | "DeleteFunction"
+            );
+            if lambda {
+                let get = operation == "GetFunction";
+                let rate = if get {
+                    sim.get_function
+                } else {
+                    sim.lambda_control
+                };
+                let now = tokio::time::Instant::now();
+                let mut st = self.sim_state.lock().expect("sim");
+                let (tokens, last) = st
+                    .quotas
+                    .entry((target.account_id.clone(), target.region.clone(), get))
+                    .or_insert((rate, now));
+                *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
+                *last = now;
+                if *tokens < 1.0 {
+                    st.throttled += 1;
+                    drop(st);
+                    self.calls
+                        .lock()
+                        .expect("calls")
+                        .push(format!("{operation} {name} (throttled)"));
+                    return Err(CloudError::Api {
+                        operation: operation.to_string(),
+                        account_id: target.account_id.clone(),
+                        region: target.region.clone(),
+                        code: "TooManyRequestsException".into(),
+                        message: "Rate exceeded".into(),
+                    });
+                }
+                *tokens -= 1.0;
+            }
+        }
+        self.call(operation, name)
     }
 
     /// Puts an image into a repository (as `docker push` would).
@@ -153,7 +256,8 @@ pub fn api_error(operation: &str, code: &str, message: &str) -> CloudError {
 #[async_trait]
 impl Cloud for FakeCloud {
     async fn verify_account(&self, target: &Target) -> Result<(), CloudError> {
-        self.call("GetCallerIdentity", &target.account)?;
+        self.call_at(target, "GetCallerIdentity", &target.account)
+            .await?;
         if let Some(actual) = self
             .wrong_accounts
             .lock()
@@ -174,7 +278,8 @@ impl Cloud for FakeCloud {
         target: &Target,
         names: &[String],
     ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
-        self.call("DescribeRepositories", &target.account_id)?;
+        self.call_at(target, "DescribeRepositories", &target.account_id)
+            .await?;
         let wanted: BTreeSet<&String> = names.iter().collect();
         Ok(self
             .world()
@@ -217,7 +322,8 @@ impl Cloud for FakeCloud {
         target: &Target,
         repository: &str,
     ) -> Result<Option<String>, CloudError> {
-        self.call("GetRepositoryPolicy", repository)?;
+        self.call_at(target, "GetRepositoryPolicy", repository)
+            .await?;
         Ok(self.world().policies.get(&key(target, repository)).cloned())
     }
 
@@ -226,7 +332,7 @@ impl Cloud for FakeCloud {
         target: &Target,
         repository: &str,
     ) -> Result<bool, CloudError> {
-        self.call("ListImages", repository)?;
+        self.call_at(target, "ListImages", repository).await?;
         Ok(self
             .world()
             .images
@@ -240,7 +346,7 @@ impl Cloud for FakeCloud {
         repository: &str,
         refs: &[ImageRef],
     ) -> Result<Vec<ImageLookup>, CloudError> {
-        self.call("BatchGetImage", repository)?;
+        self.call_at(target, "BatchGetImage", repository).await?;
         let w = self.world();
         if !w.repositories.contains_key(&key(target, repository)) {
             return Ok(vec![ImageLookup::RepositoryNotFound; refs.len()]);
@@ -266,7 +372,7 @@ impl Cloud for FakeCloud {
         target: &Target,
         name: &str,
     ) -> Result<Option<LiveFunction>, CloudError> {
-        self.call("GetFunction", name)?;
+        self.call_at(target, "GetFunction", name).await?;
         Ok(self
             .world()
             .functions
@@ -285,7 +391,8 @@ impl Cloud for FakeCloud {
         target: &Target,
         config: &RepositoryConfig,
     ) -> Result<(), CloudError> {
-        self.call("CreateRepository", &config.name)?;
+        self.call_at(target, "CreateRepository", &config.name)
+            .await?;
         let mut w = self.world();
         let k = key(target, &config.name);
         // As AwsCloud: an existing repository is this create's own retried work only when it
@@ -311,7 +418,8 @@ impl Cloud for FakeCloud {
         _before: &RepositoryConfig,
         after: &RepositoryConfig,
     ) -> Result<(), CloudError> {
-        self.call("UpdateRepository", &after.name)?;
+        self.call_at(target, "UpdateRepository", &after.name)
+            .await?;
         self.world()
             .repositories
             .insert(key(target, &after.name), after.clone());
@@ -324,7 +432,7 @@ impl Cloud for FakeCloud {
         name: &str,
         force: bool,
     ) -> Result<(), CloudError> {
-        self.call("DeleteRepository", name)?;
+        self.call_at(target, "DeleteRepository", name).await?;
         let mut w = self.world();
         let k = key(target, name);
         if !force && w.images.get(&k).is_some_and(|i| !i.is_empty()) {
@@ -346,7 +454,8 @@ impl Cloud for FakeCloud {
         repository: &str,
         policy: &str,
     ) -> Result<(), CloudError> {
-        self.call("SetRepositoryPolicy", repository)?;
+        self.call_at(target, "SetRepositoryPolicy", repository)
+            .await?;
         let mut w = self.world();
         let k = key(target, repository);
         if !w.repositories.contains_key(&k) {
@@ -365,17 +474,18 @@ impl Cloud for FakeCloud {
         target: &Target,
         repository: &str,
     ) -> Result<(), CloudError> {
-        self.call("DeleteRepositoryPolicy", repository)?;
+        self.call_at(target, "DeleteRepositoryPolicy", repository)
+            .await?;
         self.world().policies.remove(&key(target, repository));
         Ok(())
     }
 
-    async fn create_function(
+    async fn start_create_function(
         &self,
         target: &Target,
         config: &FunctionConfig,
     ) -> Result<(), CloudError> {
-        self.call("CreateFunction", &config.name)?;
+        self.call_at(target, "CreateFunction", &config.name).await?;
         let mut w = self.world();
         let k = key(target, &config.name);
         match w.functions.get(&k) {
@@ -390,11 +500,48 @@ impl Cloud for FakeCloud {
                 ));
             }
             None => {
-                w.functions.insert(k, config.clone());
+                w.functions.insert(k.clone(), config.clone());
+                if let Some(sim) = &self.sim {
+                    self.sim_state
+                        .lock()
+                        .expect("sim")
+                        .pending
+                        .insert(k, tokio::time::Instant::now() + sim.activation);
+                }
             }
         }
         drop(w);
         self.after("CreateFunction", &config.name)
+    }
+
+    async fn create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError> {
+        self.start_create_function(target, config).await?;
+        // As AWS's waiter: a look every second until Active.
+        while !self.function_settled(target, &config.name).await? {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        Ok(())
+    }
+
+    async fn function_settled(&self, target: &Target, name: &str) -> Result<bool, CloudError> {
+        if self.sim.is_none() {
+            return Ok(true);
+        }
+        self.call_at(target, "GetFunctionConfiguration", name)
+            .await?;
+        let k = key(target, name);
+        let mut st = self.sim_state.lock().expect("sim");
+        match st.pending.get(&k) {
+            Some(until) if *until > tokio::time::Instant::now() => Ok(false),
+            _ => {
+                st.pending.remove(&k);
+                Ok(true)
+            }
+        }
     }
 
     async fn update_function(
@@ -403,7 +550,7 @@ impl Cloud for FakeCloud {
         _before: &FunctionConfig,
         after: &FunctionConfig,
     ) -> Result<(), CloudError> {
-        self.call("UpdateFunction", &after.name)?;
+        self.call_at(target, "UpdateFunction", &after.name).await?;
         self.world()
             .functions
             .insert(key(target, &after.name), after.clone());
@@ -411,7 +558,7 @@ impl Cloud for FakeCloud {
     }
 
     async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError> {
-        self.call("DeleteFunction", name)?;
+        self.call_at(target, "DeleteFunction", name).await?;
         self.world().functions.remove(&key(target, name));
         Ok(())
     }

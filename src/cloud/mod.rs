@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod fake;
+pub mod paced;
 pub mod profiles;
 
 use crate::model::{ImageRef, Target};
@@ -324,6 +325,23 @@ pub trait Cloud: Send + Sync {
         after: &FunctionConfig,
     ) -> Result<(), CloudError>;
     async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError>;
+
+    /// CreateFunction alone, without waiting for Active, so that a pacing wrapper
+    /// ([`paced::Paced`]) waits itself, holding no slot. The default creates and waits.
+    async fn start_create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError> {
+        self.create_function(target, config).await
+    }
+
+    /// One look at a function just created or updated: `true` once it is Active and its last
+    /// update finished, an error when it failed. The default (for a cloud whose
+    /// [`Cloud::start_create_function`] already waited): settled.
+    async fn function_settled(&self, _target: &Target, _name: &str) -> Result<bool, CloudError> {
+        Ok(true)
+    }
 }
 
 /// Tag changes between two tag maps: (to set, to remove).
