@@ -40,6 +40,8 @@ pub struct Project {
     pub name: Spanned<String>,
     pub default_region: Option<Spanned<String>>,
     pub assume_role: Option<Spanned<String>>,
+    /// Which ferry may apply these declarations, in Cargo's syntax (`">= 0.2"`).
+    pub required_version: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
