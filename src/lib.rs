@@ -23,3 +23,4 @@ pub mod render;
 pub mod saved_plan;
 pub mod session;
 pub mod state;
+pub mod version;

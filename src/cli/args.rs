@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "ferry",
-    version,
+    version = crate::version::LINE,
     about = "Declarative reconciler for container-image Lambda functions and their ECR repositories",
     long_about = None
 )]
@@ -110,6 +110,15 @@ pub enum Command {
         /// The lock id, as the "in use" error names it
         lock_id: String,
     },
+    // --- eco (issue 15): ferry among the tools around it ---
+    /// Print a shell completion script: `ferry completions bash > /etc/bash_completion.d/ferry`
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `ferry man > ferry.1 && man ./ferry.1`
+    Man,
+    // --- end eco ---
 }
 
 #[derive(Subcommand, Debug)]

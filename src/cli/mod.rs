@@ -173,5 +173,9 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         Command::Graph => commands::graph::run(&cli, ctx).await,
         Command::State(command) => commands::state::run(&cli, command, ctx),
         Command::ForceUnlock { lock_id } => commands::force_unlock::run(&cli, ctx, lock_id),
+        // --- eco (issue 15) ---
+        Command::Completions { shell } => commands::completions::run(ctx, *shell),
+        Command::Man => commands::man::run(ctx),
+        // --- end eco ---
     }
 }

@@ -281,6 +281,19 @@ impl<C: Cloud> Cloud for Paced<C> {
         .await
     }
 
+    async fn list_repositories(
+        &self,
+        target: &Target,
+    ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
+        self.call(target, Class::EcrRead, || self.inner.list_repositories(target))
+            .await
+    }
+
+    async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
+        self.call(target, Class::LambdaControl, || self.inner.list_functions(target))
+            .await
+    }
+
     async fn read_repository_policy(
         &self,
         target: &Target,

@@ -45,6 +45,8 @@ pub struct Project {
     pub default_region: Option<Spanned<String>>,
     pub assume_role: Option<Spanned<String>>,
     pub state: Option<Spanned<StateTable>>,
+    /// Which ferry may apply these declarations, in Cargo's syntax (`">= 0.2"`).
+    pub required_version: Option<Spanned<String>>,
 }
 
 /// `[project.state]`: where the state lives.

@@ -5,11 +5,13 @@
 
 pub mod apply;
 pub mod check;
+pub mod completions;
 pub mod destroy;
 mod execute;
 pub mod force_unlock;
 pub mod graph;
 pub mod import;
+pub mod man;
 pub mod plan;
 pub mod policy;
 pub mod state;

@@ -4,6 +4,7 @@ use super::grammar::is_role_arn;
 use super::values::check_region;
 use super::{Checker, raw};
 use crate::model::{Account, Project, S3Backend, StateBackend};
+use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 
 pub(super) fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> Project {
@@ -35,6 +36,9 @@ pub(super) fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> P
             "no {account_id} placeholder",
             "for example assume_role = \"arn:aws:iam::{account_id}:role/FerryDeployer\"",
         );
+    }
+    if let Some(r) = &p.required_version {
+        check_required_version(c, file, r);
     }
     Project {
         name: name.clone(),
@@ -252,5 +256,32 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("ferry.toml:5:11"), "{e}");
+    }
+}
+
+/// `required_version`: a requirement this ferry must satisfy, so that declarations written for
+/// a newer ferry are refused by an older one rather than half understood.
+fn check_required_version(c: &mut Checker, file: usize, r: &Spanned<String>) {
+    match crate::version::parse_requirement(r.get_ref()) {
+        Err(e) => c.at(
+            file,
+            r,
+            &format!("required_version is not a version requirement: {e}"),
+            "not a version requirement",
+            "use Cargo's syntax, for example required_version = \">= 0.2\" or \">= 0.2, < 0.4\"",
+        ),
+        Ok(req) if !crate::version::satisfies(&req) => c.at(
+            file,
+            r,
+            &format!(
+                "this project requires ferry {}, and this is ferry {}",
+                r.get_ref(),
+                crate::version::LINE
+            ),
+            &format!("not satisfied by {}", crate::version::VERSION),
+            "install a ferry that satisfies the requirement (`ferry --version` says which one runs), \
+             or change required_version if the project really works with this one",
+        ),
+        Ok(_) => {}
     }
 }
