@@ -285,13 +285,17 @@ impl<C: Cloud> Cloud for Paced<C> {
         &self,
         target: &Target,
     ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
-        self.call(target, Class::EcrRead, || self.inner.list_repositories(target))
-            .await
+        self.call(target, Class::EcrRead, || {
+            self.inner.list_repositories(target)
+        })
+        .await
     }
 
     async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
-        self.call(target, Class::LambdaControl, || self.inner.list_functions(target))
-            .await
+        self.call(target, Class::LambdaControl, || {
+            self.inner.list_functions(target)
+        })
+        .await
     }
 
     async fn read_repository_policy(
