@@ -204,6 +204,33 @@ fn check_s3(
     })
 }
 
+/// `required_version`: a requirement this ferry must satisfy, so that declarations written for
+/// a newer ferry are refused by an older one rather than half understood.
+fn check_required_version(c: &mut Checker, file: usize, r: &Spanned<String>) {
+    match crate::version::parse_requirement(r.get_ref()) {
+        Err(e) => c.at(
+            file,
+            r,
+            &format!("required_version is not a version requirement: {e}"),
+            "not a version requirement",
+            "use Cargo's syntax, for example required_version = \">= 0.2\" or \">= 0.2, < 0.4\"",
+        ),
+        Ok(req) if !crate::version::satisfies(&req) => c.at(
+            file,
+            r,
+            &format!(
+                "this project requires ferry {}, and this is ferry {}",
+                r.get_ref(),
+                crate::version::LINE
+            ),
+            &format!("not satisfied by {}", crate::version::VERSION),
+            "install a ferry that satisfies the requirement (`ferry --version` says which one runs), \
+             or change required_version if the project really works with this one",
+        ),
+        Ok(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::declarations::{parse_sources, source_from_bytes};
@@ -256,32 +283,5 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("ferry.toml:5:11"), "{e}");
-    }
-}
-
-/// `required_version`: a requirement this ferry must satisfy, so that declarations written for
-/// a newer ferry are refused by an older one rather than half understood.
-fn check_required_version(c: &mut Checker, file: usize, r: &Spanned<String>) {
-    match crate::version::parse_requirement(r.get_ref()) {
-        Err(e) => c.at(
-            file,
-            r,
-            &format!("required_version is not a version requirement: {e}"),
-            "not a version requirement",
-            "use Cargo's syntax, for example required_version = \">= 0.2\" or \">= 0.2, < 0.4\"",
-        ),
-        Ok(req) if !crate::version::satisfies(&req) => c.at(
-            file,
-            r,
-            &format!(
-                "this project requires ferry {}, and this is ferry {}",
-                r.get_ref(),
-                crate::version::LINE
-            ),
-            &format!("not satisfied by {}", crate::version::VERSION),
-            "install a ferry that satisfies the requirement (`ferry --version` says which one runs), \
-             or change required_version if the project really works with this one",
-        ),
-        Ok(_) => {}
     }
 }
