@@ -33,8 +33,11 @@ fn main() {
     // Run again when HEAD moves or the index changes (a commit, a checkout, `git add`), not on
     // every edit of a test: the "dirty" mark follows the index, so an edit that was never
     // staged is seen at the next `git add` or `git status`.
-    for what in ["HEAD", "index"] {
-        if let Some(p) = git(&["rev-parse", "--git-path", what]) {
+    // `packed-refs` too: a fresh clone, `git gc` or `git pack-refs` keep the branch there.
+    for what in ["HEAD", "index", "packed-refs"] {
+        if let Some(p) = git(&["rev-parse", "--git-path", what])
+            && std::path::Path::new(&p).exists()
+        {
             println!("cargo:rerun-if-changed={p}");
         }
     }

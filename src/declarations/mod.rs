@@ -370,6 +370,32 @@ impl Places<'_> {
     }
 }
 
+/// A table a project has once (`[project]`, `[defaults]`): the first file's is kept, a second
+/// is a diagnostic naming where the first is.
+fn merge_once<T>(
+    slot: &mut Option<(usize, Spanned<T>)>,
+    name: &str,
+    file: usize,
+    table: Option<Spanned<T>>,
+    sources: &Places,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(table) = table else { return };
+    match slot {
+        Some((first_file, first)) => diags.push(Diagnostic {
+            file,
+            span: table.span(),
+            message: format!("[{name}] is defined twice"),
+            label: "defined again here".to_string(),
+            hint: format!(
+                "keep one [{name}] table; the first is at {}",
+                sources.location(*first_file, first.span().start)
+            ),
+        }),
+        None => *slot = Some((file, table)),
+    }
+}
+
 fn merge(
     merged: &mut Merged,
     file: usize,
@@ -377,21 +403,14 @@ fn merge(
     sources: &Places,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if let Some(project) = parsed.project {
-        match &merged.project {
-            Some((first_file, first)) => diags.push(Diagnostic {
-                file,
-                span: project.span(),
-                message: "[project] is defined twice".to_string(),
-                label: "defined again here".to_string(),
-                hint: format!(
-                    "keep one [project] table; the first is at {}",
-                    sources.location(*first_file, first.span().start)
-                ),
-            }),
-            None => merged.project = Some((file, project)),
-        }
-    }
+    merge_once(
+        &mut merged.project,
+        "project",
+        file,
+        parsed.project,
+        sources,
+        diags,
+    );
     merge_table(
         &mut merged.accounts,
         "accounts",
@@ -400,21 +419,14 @@ fn merge(
         sources,
         diags,
     );
-    if let Some(defaults) = parsed.defaults {
-        match &merged.defaults {
-            Some((first_file, first)) => diags.push(Diagnostic {
-                file,
-                span: defaults.span(),
-                message: "[defaults] is defined twice".to_string(),
-                label: "defined again here".to_string(),
-                hint: format!(
-                    "keep one [defaults] table; the first is at {}",
-                    sources.location(*first_file, first.span().start)
-                ),
-            }),
-            None => merged.defaults = Some((file, defaults)),
-        }
-    }
+    merge_once(
+        &mut merged.defaults,
+        "defaults",
+        file,
+        parsed.defaults,
+        sources,
+        diags,
+    );
     merge_table(
         &mut merged.account_groups,
         "account_groups",
