@@ -3,25 +3,36 @@
 use super::Planner;
 use super::plan::*;
 use crate::cloud::ImageLookup;
-use crate::model::{Address, ImageRef};
+use crate::model::{Address, Image, ImageRef};
+
+/// What the planner decided for one declared image.
+#[derive(Debug, PartialEq)]
+pub(super) enum ImageDecision {
+    /// Its tag or digest was found: functions deploy this digest.
+    Resolved(String),
+    /// It cannot be deployed, with the error that says why (not pushed, not servable, no
+    /// repository yet).
+    Refused(PlanError),
+    /// Its repository is not declared (validation reports it): nothing to resolve.
+    Skipped,
+}
 
 impl Planner<'_> {
-    pub(super) fn images(&mut self) -> Vec<ResolvedImage> {
-        let mut out = Vec::new();
-        for image in self.desired.images.values() {
-            let Some(repo) = self.desired.repositories.get(&image.repository) else {
-                continue;
-            };
-            let lookup = self
-                .observed
-                .images
-                .get(&image.key)
-                .cloned()
-                .unwrap_or(ImageLookup::RepositoryNotFound);
-            let digest = match lookup {
-                ImageLookup::Found { digest } => Some(digest),
+    /// Decides what a declared image resolves to; builds nothing.
+    pub(super) fn decide_image(&self, image: &Image) -> ImageDecision {
+        let Some(repo) = self.desired.repositories.get(&image.repository) else {
+            return ImageDecision::Skipped;
+        };
+        let lookup = self
+            .observed
+            .images
+            .get(&image.key)
+            .cloned()
+            .unwrap_or(ImageLookup::RepositoryNotFound);
+        let error = match lookup {
+                ImageLookup::Found { digest } => return ImageDecision::Resolved(digest),
                 ImageLookup::NotFound => {
-                    self.errors.push(PlanError {
+                    PlanError {
                         declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
@@ -41,11 +52,10 @@ impl Planner<'_> {
                                 ImageRef::Digest(d) => format!("@{d}"),
                             }
                         ),
-                    });
-                    None
+                    }
                 }
                 ImageLookup::Failed { code, reason } => {
-                    self.errors.push(PlanError {
+                    PlanError {
                         declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
@@ -68,11 +78,10 @@ impl Planner<'_> {
                                   digest) or fix the reference",
                         }
                         .to_string(),
-                    });
-                    None
+                    }
                 }
                 ImageLookup::RepositoryNotFound => {
-                    self.errors.push(PlanError {
+                    PlanError {
                         declared_at: None,
                         address: Address::Image(image.key.clone()),
                         message: format!(
@@ -86,17 +95,9 @@ impl Planner<'_> {
                         hint: "apply the repository first (declare it without images and functions), push \
                                the image, then declare the image and its functions"
                             .to_string(),
-                    });
-                    None
+                    }
                 }
             };
-            out.push(ResolvedImage {
-                key: image.key.clone(),
-                repository_uri: repo.uri(),
-                reference: image.reference.clone(),
-                digest,
-            });
-        }
-        out
+        ImageDecision::Refused(error)
     }
 }

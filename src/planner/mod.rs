@@ -6,6 +6,8 @@
 //! independent and may run in parallel).
 
 mod attrs;
+mod build;
+mod decision;
 mod drift;
 mod function;
 mod graph;
@@ -26,7 +28,6 @@ pub use policy::live_policies;
 use crate::model::{Address, Desired};
 use crate::refresh::Observed;
 use crate::state::Snapshot;
-use attrs::*;
 use drift::*;
 use graph::*;
 use moves::*;
@@ -54,23 +55,25 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         moved_into,
     };
     for (m, pairs) in &moves {
-        p.move_step(m, pairs);
+        p.build_move(m, pairs);
     }
-    let images = p.images();
+    let images = p.build_images();
     let digests: BTreeMap<String, String> = images
         .iter()
         .filter_map(|i| i.digest.clone().map(|d| (i.key.clone(), d)))
         .collect();
     for repo in desired.repositories.values() {
-        p.repository(repo);
+        p.build_repository(repo, p.decide_repository(repo));
         if repo.manage_policy {
-            p.policy(repo);
+            p.build_policy(repo, p.decide_policy(repo));
         }
     }
     for f in desired.functions.values() {
-        p.function(f, &digests);
+        p.build_function(f, &digests, p.decide_function(f, &digests));
     }
-    p.undeclared();
+    for (address, record) in &state.resources {
+        p.build_orphan(address, record, p.decide_orphan(address, record));
+    }
     let Planner {
         mut drafts,
         mut errors,
@@ -113,22 +116,4 @@ struct Planner<'a> {
     renames: BTreeMap<Address, Address>,
     /// Addresses a `[[moved]]` block moves a record into, to the address of its move step.
     moved_into: BTreeMap<Address, Address>,
-}
-
-impl Planner<'_> {
-    pub(super) fn push(&mut self, mut step: Step) {
-        if matches!(step.address, Address::Function(_)) {
-            step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
-        }
-        if step.name.is_empty()
-            && let Some(r) = step
-                .record
-                .as_ref()
-                .or(self.state.resources.get(&step.address))
-        {
-            step.name = r.identity().3.to_string();
-        }
-        let after = self.waits_for(&step);
-        self.drafts.push(Draft { step, after });
-    }
 }

@@ -1,6 +1,5 @@
 //! `[[moved]]` blocks: the records they move and their move steps.
 
-use super::Planner;
 use super::plan::*;
 use crate::model::{Address, Desired, Purpose};
 use crate::state::Snapshot;
@@ -68,35 +67,4 @@ pub(super) fn apply_moves(
         out.push((m.clone(), pairs));
     }
     (moved, out, errors)
-}
-
-impl Planner<'_> {
-    /// The step of a `[[moved]]` block that still has records to move.
-    pub(super) fn move_step(&mut self, m: &crate::model::Move, pairs: &[(Address, Address)]) {
-        let Some(record) = self.state.resources.get(&m.to) else {
-            return;
-        };
-        let policy = if pairs.len() > 1 {
-            " (its policy moves along)"
-        } else {
-            ""
-        };
-        let mut s = step(
-            m.from.clone(),
-            Action::Move,
-            format!(
-                "the [[moved]] block at {} gives it the address {}{policy}; state records move, nothing \
-                 changes in AWS",
-                m.declared_at, m.to
-            ),
-            record.target().clone(),
-            vec![],
-            Operation::Move {
-                moves: pairs.to_vec(),
-            },
-            None,
-        );
-        s.name = record.identity().3.to_string();
-        self.push(s);
-    }
 }

@@ -3,7 +3,7 @@
 use super::Planner;
 use super::plan::*;
 use crate::model::Place;
-use crate::model::{Address, Desired, Repository, Target};
+use crate::model::{Address, Desired, Repository};
 use crate::policy;
 use crate::refresh::Observed;
 use crate::state::Record;
@@ -54,14 +54,14 @@ pub(super) enum Write {
 }
 
 impl Write {
-    fn action(self) -> Action {
+    pub(super) fn action(self) -> Action {
         match self {
             Write::Recreate | Write::First => Action::Create,
             Write::Restore | Write::Consumers | Write::Interrupted => Action::Update,
         }
     }
 
-    fn reason(self) -> &'static str {
+    pub(super) fn reason(self) -> &'static str {
         match self {
             Write::Recreate => "it was deleted outside ferry; it will be written again",
             Write::First => "the repository has consumers and no policy yet",
@@ -190,102 +190,6 @@ impl Planner<'_> {
             (None, _) if prior.is_some() => PolicyDecision::Forget,
             (None, _) => PolicyDecision::NoneWanted,
         }
-    }
-
-    /// Plans a managed repository policy: its decision, built into a step (or an error).
-    pub(super) fn policy(&mut self, repo: &Repository) {
-        let decision = self.decide_policy(repo);
-        self.build_policy(repo, decision);
-    }
-
-    /// Turns a policy's decision into its step: operation, record, changes and text.
-    fn build_policy(&mut self, repo: &Repository, decision: PolicyDecision) {
-        let address = Address::RepositoryPolicy(repo.key.clone());
-        let record = |want: &serde_json::Value| Record::RepositoryPolicy {
-            target: repo.target.clone(),
-            repository: repo.name.clone(),
-            policy: policy::to_text(want),
-        };
-        match decision {
-            PolicyDecision::CoveredByRename | PolicyDecision::NoneWanted => {}
-            PolicyDecision::Unchanged => self.unchanged.push(address),
-            PolicyDecision::Refused(error) => self.errors.push(error),
-            PolicyDecision::Adopt { want } => self.push(step(
-                address,
-                Action::Adopt,
-                "the live policy already matches; state is brought up to date".to_string(),
-                repo.target.clone(),
-                vec![],
-                Operation::Record,
-                Some(record(&want)),
-            )),
-            PolicyDecision::Write { why, want, live } => {
-                let record = record(&want);
-                let text = policy::to_text(&want);
-                let changes = vec![Change {
-                    attribute: "policy".to_string(),
-                    before: live.as_deref().map(policy::parse),
-                    after: Some(want),
-                }];
-                self.push(step(
-                    address,
-                    why.action(),
-                    why.reason().to_string(),
-                    repo.target.clone(),
-                    changes,
-                    Operation::PutPolicy {
-                        repository: repo.name.clone(),
-                        before: live,
-                        policy: text,
-                    },
-                    Some(record),
-                ));
-            }
-            PolicyDecision::Delete { live } => self.delete_policy(
-                address,
-                repo.target.clone(),
-                repo.name.clone(),
-                live,
-                "no consumers or statements are left, so the policy is deleted rather than written empty",
-            ),
-            // Gone already: only state needs to forget it.
-            PolicyDecision::Forget => self.push(step(
-                address,
-                Action::Delete,
-                "no consumers are left and the policy is already gone".to_string(),
-                repo.target.clone(),
-                vec![],
-                Operation::Record,
-                None,
-            )),
-        }
-    }
-
-    pub(super) fn delete_policy(
-        &mut self,
-        address: Address,
-        target: Target,
-        repository: String,
-        live: String,
-        reason: &str,
-    ) {
-        let changes = vec![Change {
-            attribute: "policy".to_string(),
-            before: Some(policy::parse(&live)),
-            after: None,
-        }];
-        self.push(step(
-            address,
-            Action::Delete,
-            reason.to_string(),
-            target,
-            changes,
-            Operation::DeletePolicy {
-                repository,
-                before: live,
-            },
-            None,
-        ));
     }
 }
 

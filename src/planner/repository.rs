@@ -2,14 +2,12 @@
 
 use super::Planner;
 use super::attrs::*;
-use super::drift::*;
-use super::ownership::*;
+use super::decision::*;
 use super::plan::*;
 use crate::cloud::RepositoryConfig;
 use crate::model::Place;
 use crate::model::{Address, Repository, Target};
 use crate::state::Record;
-use serde_json::Value;
 
 /// What the planner decided for one declared repository, before any step is built.
 #[derive(Debug, PartialEq)]
@@ -25,15 +23,31 @@ pub(super) enum RepositoryDecision {
     },
     /// It does not exist live; `recreate` when state records it (deleted outside ferry).
     Create { recreate: bool },
-    /// It exists live: updated, adopted or unchanged as its attributes say (`update_or_keep`).
-    Reconcile {
+    /// It exists live and is ferry's: unchanged, adopted or updated, as `verdict` says.
+    Existing {
         live: RepositoryConfig,
-        adopting: bool,
-        cause: Option<Cause>,
+        verdict: Verdict,
     },
 }
 
 impl Planner<'_> {
+    /// What ferry writes for a declared repository, and the record state then holds.
+    pub(super) fn repository_config(&self, repo: &Repository) -> (RepositoryConfig, Record) {
+        let address = Address::Repository(repo.key.clone());
+        let config = RepositoryConfig {
+            name: repo.name.clone(),
+            tag_mutability: repo.tag_mutability,
+            scan_on_push: repo.scan_on_push,
+            tags: self.desired.ownership_tags(&address, &repo.tags),
+        };
+        let record = Record::Repository {
+            target: repo.target.clone(),
+            config: config.clone(),
+            force_delete: repo.force_delete,
+        };
+        (config, record)
+    }
+
     /// Decides what happens to a declared repository; builds nothing.
     pub(super) fn decide_repository(&self, repo: &Repository) -> RepositoryDecision {
         let address = Address::Repository(repo.key.clone());
@@ -87,177 +101,37 @@ impl Planner<'_> {
                 force_delete: *force_delete,
             };
         }
-        match (live, prior) {
-            (None, prior) => RepositoryDecision::Create {
+        let Some(live) = live else {
+            return RepositoryDecision::Create {
                 recreate: prior.is_some(),
-            },
-            (Some(live), prior) => {
-                if prior.is_none() && !self.owned(&live.tags, &address) {
-                    return RepositoryDecision::Refused(self.unrecorded(
-                        &address,
-                        &format!(
-                            "repository `{}` already exists in {}",
-                            repo.name,
-                            place.describe_location()
-                        ),
-                        &repo.name,
-                        &live.tags,
-                    ));
-                }
-                let cause = match prior {
-                    Some(Record::Repository { config: old, .. }) => {
-                        self.provenance(&address, &old.tags)
-                    }
-                    _ => None,
-                };
-                RepositoryDecision::Reconcile {
-                    live,
-                    adopting: prior.is_none(),
-                    cause,
-                }
-            }
-        }
-    }
-
-    /// Plans a declared repository: its decision, built into a step (or an error).
-    pub(super) fn repository(&mut self, repo: &Repository) {
-        let decision = self.decide_repository(repo);
-        self.build_repository(repo, decision);
-    }
-
-    /// Turns a repository's decision into its step: operation, record, changes and text.
-    fn build_repository(&mut self, repo: &Repository, decision: RepositoryDecision) {
-        let address = Address::Repository(repo.key.clone());
-        let config = RepositoryConfig {
-            name: repo.name.clone(),
-            tag_mutability: repo.tag_mutability,
-            scan_on_push: repo.scan_on_push,
-            tags: self.desired.ownership_tags(&address, &repo.tags),
+            };
         };
-        let record = Record::Repository {
-            target: repo.target.clone(),
-            config: config.clone(),
-            force_delete: repo.force_delete,
-        };
-        match decision {
-            RepositoryDecision::Refused(error) => self.errors.push(error),
-            RepositoryDecision::Replace {
-                old_target,
-                old,
-                force_delete,
-            } => {
-                let changes = diff(
-                    &repository_attrs(Some(&old)),
-                    &repository_attrs(Some(&config)),
-                );
-                self.push(step(
-                    address,
-                    Action::Replace,
-                    "its name or registry changed".to_string(),
-                    repo.target.clone(),
-                    changes,
-                    Operation::Replace {
-                        old_target,
-                        delete: Box::new(Operation::DeleteRepository {
-                            name: old.name.clone(),
-                            force: force_delete,
-                        }),
-                        create: Box::new(Operation::CreateRepository { config }),
-                    },
-                    Some(record),
-                ));
-            }
-            RepositoryDecision::Create { recreate } => {
-                let reason = if recreate {
-                    "it was deleted outside ferry; it will be created again"
-                } else {
-                    "it is declared and does not exist"
-                };
-                let changes = diff(&[], &repository_attrs(Some(&config)));
-                self.push(step(
-                    address,
-                    Action::Create,
-                    reason.to_string(),
-                    repo.target.clone(),
-                    changes,
-                    Operation::CreateRepository { config },
-                    Some(record),
-                ));
-            }
-            RepositoryDecision::Reconcile {
-                live,
-                adopting,
-                cause,
-            } => self.update_or_keep(
-                address,
-                repo.target.clone(),
-                &repository_attrs(Some(&live)),
-                &repository_attrs(Some(&config)),
-                adopting,
-                Operation::UpdateRepository {
-                    before: live,
-                    after: config,
-                },
-                record,
-                cause,
-            ),
+        if prior.is_none() && !self.owned(&live.tags, &address) {
+            return RepositoryDecision::Refused(self.unrecorded(
+                &address,
+                &format!(
+                    "repository `{}` already exists in {}",
+                    repo.name,
+                    place.describe_location()
+                ),
+                &repo.name,
+                &live.tags,
+            ));
         }
-    }
-
-    /// An update when attributes differ; otherwise unchanged (or adopted, when state lacks it).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn update_or_keep(
-        &mut self,
-        address: Address,
-        target: Target,
-        live: &[(String, Value)],
-        desired: &[(String, Value)],
-        adopting: bool,
-        operation: Operation,
-        record: Record,
-        cause: Option<Cause>,
-    ) {
-        let changes = diff(live, desired);
-        let drifted = self.state.resources.get(&address).is_some_and(|r| {
-            r.redacted(&self.state.secret_key) != record.redacted(&self.state.secret_key)
-        });
-        if changes.is_empty() {
-            if adopting || drifted {
-                // Live already matches; state is behind (an interrupted apply).
-                self.push(step(
-                    address,
-                    Action::Adopt,
-                    "it already matches the declaration; state is brought up to date".to_string(),
-                    target,
-                    changes,
-                    Operation::Record,
-                    Some(record),
-                ));
-            } else {
-                self.unchanged.push(address);
-            }
-            return;
-        }
-        let reason = if adopting {
-            "it carries this project's ownership tags but is missing from state (an interrupted apply); \
-             it will be adopted and updated"
-                .to_string()
-        } else if let Some(cause) = cause {
-            cause.reason(&changes)
-        } else if drifted_outside(self.state, &address, live) {
-            "it was changed outside ferry; the declared values will be restored".to_string()
-        } else {
-            "the declaration changed".to_string()
+        let cause = match prior {
+            Some(Record::Repository { config: old, .. }) => self.provenance(&address, &old.tags),
+            _ => None,
         };
-        self.push(step(
-            address,
-            Action::Update,
-            reason,
-            target,
-            changes,
-            operation,
-            Some(record),
-        ));
+        let (config, record) = self.repository_config(repo);
+        let verdict = self.verdict(
+            &address,
+            &repository_attrs(Some(&live)),
+            &repository_attrs(Some(&config)),
+            prior.is_none(),
+            &record,
+            cause,
+        );
+        RepositoryDecision::Existing { live, verdict }
     }
 }
 
@@ -355,9 +229,7 @@ registry = "central"
             RepositoryDecision::Refused(e) => format!("refused: {}", &e.message[..40]),
             RepositoryDecision::Replace { old, .. } => format!("replace {}", old.name),
             RepositoryDecision::Create { recreate } => format!("create (recreate: {recreate})"),
-            RepositoryDecision::Reconcile {
-                adopting, cause, ..
-            } => format!("reconcile (adopting: {adopting}, cause: {cause:?})"),
+            RepositoryDecision::Existing { verdict, .. } => format!("{verdict:?}"),
         }
     }
 
@@ -370,12 +242,7 @@ registry = "central"
         let table: &[Row] = &[
             (None, &[], false, "create (recreate: false)"),
             (Some("hello"), &[], false, "create (recreate: true)"),
-            (
-                Some("hello"),
-                &[("hello", false)],
-                false,
-                "reconcile (adopting: false, cause: None)",
-            ),
+            (Some("hello"), &[("hello", false)], false, "Unchanged"),
             (
                 None,
                 &[("hello", false)],
