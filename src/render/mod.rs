@@ -15,7 +15,7 @@ pub mod text;
 
 pub use dot::graph_dot;
 pub use json::{JSON_FORMAT_VERSION, plan_json};
-pub use markdown::plan_markdown;
+pub use markdown::{COMMENT_LIMIT, plan_markdown, plan_markdown_within};
 pub use text::{errors_text, plan_text, summary, warnings_text};
 
 use crate::planner::Action;
