@@ -89,6 +89,29 @@ impl Live {
         self
     }
 
+    /// A live function (`None`: looked up and absent).
+    pub fn function(
+        mut self,
+        target: &ferry::model::Target,
+        name: &str,
+        config: Option<ferry::cloud::FunctionConfig>,
+    ) -> Self {
+        let live = config.map(|config| ferry::cloud::LiveFunction {
+            config,
+            arn: String::new(),
+        });
+        self.0
+            .functions
+            .insert(ferry::model::Place::new(target, name), live);
+        self
+    }
+
+    /// What the registry answers for a declared image.
+    pub fn image(mut self, key: &str, lookup: ferry::cloud::ImageLookup) -> Self {
+        self.0.images.insert(key.to_string(), lookup);
+        self
+    }
+
     pub fn build(self) -> ferry::refresh::Observed {
         self.0
     }
