@@ -168,7 +168,12 @@ fn a_declared_function_as_a_table() {
     untagged.tags.clear();
     let more_memory = GOOD.replace("memory_mb = 128", "memory_mb = 256");
     let table = [
-        (GOOD, false, None, "Create: it is declared and does not exist"),
+        (
+            GOOD,
+            false,
+            None,
+            "Create: it is declared and does not exist",
+        ),
         (
             GOOD,
             true,
