@@ -4,7 +4,7 @@
 
 use super::functions::{Defaults, Names};
 use super::grammar::{is_function_name, is_role_arn, role_account};
-use super::values::check_region;
+use super::values::{check_region, claim};
 use super::{Checker, raw};
 use crate::model::{Account, Repository, Target};
 use serde_spanned::Spanned;
@@ -215,20 +215,18 @@ pub(super) fn claim_name(
         target.region.clone(),
         name.to_string(),
     );
-    if let Some((first_file, first_span)) = names.get(&place) {
-        let first = c.location(*first_file, first_span.start);
-        c.err(
-            file,
-            name_span.clone(),
-            format!(
-                "function name `{name}` is declared twice in account {} ({})",
-                target.account_id, target.region
-            ),
-            "same name as another function",
-            format!("the other is at {first}; give one of them another `name`"),
-        );
-    }
-    names.insert(place, (file, name_span));
+    let message = format!(
+        "function name `{name}` is declared twice in account {} ({})",
+        target.account_id, target.region
+    );
+    claim(
+        c,
+        names,
+        place,
+        (file, name_span),
+        message,
+        "same name as another function",
+    );
 }
 
 /// Environment variables Lambda reserves; setting them fails at CreateFunction.
