@@ -261,8 +261,8 @@ impl Planner<'_> {
                 old_live,
             } => {
                 let changes = diff(
-                    &function_attrs(Some(&old), None, sensitive),
-                    &function_attrs(Some(&config), Some(&old), sensitive),
+                    &function_attrs(Some(old.as_ref()), None, sensitive),
+                    &function_attrs(Some(&config), Some(old.as_ref()), sensitive),
                 );
                 let create = Box::new(Operation::CreateFunction { config });
                 let operation = match old_live {
@@ -270,7 +270,7 @@ impl Planner<'_> {
                         old_target,
                         delete: Box::new(Operation::DeleteFunction {
                             name: old.name.clone(),
-                            before,
+                            before: *before,
                         }),
                         create,
                     },
@@ -301,6 +301,7 @@ impl Planner<'_> {
             FunctionDecision::Existing { live, verdict } => {
                 let adopting = !self.state.resources.contains_key(&address);
                 let (before, want) = existing_function_attrs(&live, &config, adopting, sensitive);
+                let live = *live;
                 self.build_existing(
                     address,
                     f.target.clone(),
@@ -385,7 +386,7 @@ impl Planner<'_> {
         address: Address,
         target: Target,
         verdict: Verdict,
-        (live, want): (&[(String, Value)], &[(String, Value)]),
+        (live, want): (&[Attr], &[Attr]),
         operation: Operation,
         record: Record,
     ) {

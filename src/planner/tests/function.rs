@@ -110,6 +110,9 @@ fn decide(
     }
 }
 
+/// (declarations, digest of the image, recorded, live, interrupted apply, decision)
+type Row<'a> = (&'a str, Option<&'a str>, As, As, bool, &'a str);
+
 #[test]
 fn decisions_as_a_table() {
     let unmanaged_policy = GOOD.replace(
@@ -118,8 +121,7 @@ fn decisions_as_a_table() {
     );
     let more_memory = GOOD.replace("memory_mb = 128", "memory_mb = 256");
     let d1 = Some(DIGEST_1);
-    // (declarations, digest of the image, recorded, live, interrupted apply, decision)
-    let table: &[(&str, Option<&str>, As, As, bool, &str)] = &[
+    let table: &[Row] = &[
         (
             GOOD,
             None,
