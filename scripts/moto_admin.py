@@ -155,6 +155,29 @@ def main(argv):
         lam = client("lambda", account, region)
         lam.delete_function(FunctionName=args[0])
         out = "ok"
+    elif cmd == "org-create":  # org-create: an organization managed by ACCOUNT; prints its root
+        org = client("organizations", account, region)
+        org.create_organization(FeatureSet="ALL")
+        out = org.list_roots()["Roots"][0]["Id"]
+    elif cmd == "org-ou":  # org-ou PARENT NAME: a new OU beneath PARENT; prints its id
+        org = client("organizations", account, region)
+        out = org.create_organizational_unit(ParentId=args[0], Name=args[1])[
+            "OrganizationalUnit"
+        ]["Id"]
+    elif cmd == "org-account":  # org-account PARENT NAME: a new member account in PARENT
+        org = client("organizations", account, region)
+        r = org.create_account(Email=f"{args[1]}@example.com", AccountName=args[1])
+        out = r["CreateAccountStatus"]["AccountId"]
+        root = org.list_roots()["Roots"][0]["Id"]
+        if args[0] != root:
+            org.move_account(AccountId=out, SourceParentId=root, DestinationParentId=args[0])
+    elif cmd == "org-parent":  # org-parent ID: the OU (or root) an account is in
+        org = client("organizations", account, region)
+        out = org.list_parents(ChildId=args[0])["Parents"][0]["Id"]
+    elif cmd == "org-move":  # org-move ID FROM TO: an account moved between OUs
+        org = client("organizations", account, region)
+        org.move_account(AccountId=args[0], SourceParentId=args[1], DestinationParentId=args[2])
+        out = "ok"
     else:
         print(f"unknown command {cmd}\n{__doc__}", file=sys.stderr)
         return 2

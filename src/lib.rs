@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cloud;
 pub mod coverage;
 pub mod declarations;
+pub mod discovery;
 pub mod iam;
 pub mod import;
 pub mod model;

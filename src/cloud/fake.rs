@@ -2,7 +2,9 @@
 //! log. It behaves like AWS where ferry depends on it (absence is `None`, deletes of missing
 //! things succeed, a repository policy needs its repository), and nothing more.
 
-use super::{Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig};
+use super::{
+    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, RepositoryConfig,
+};
 use crate::model::{ImageRef, Target};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +19,9 @@ pub struct World {
     /// Images per repository: tag → digest.
     pub images: BTreeMap<Key, BTreeMap<String, String>>,
     pub functions: BTreeMap<Key, FunctionConfig>,
+    /// AWS Organizations: each OU with its parent, and the accounts (each naming its parent).
+    pub organizational_units: BTreeMap<String, String>,
+    pub organization_accounts: Vec<OrgAccount>,
 }
 
 /// A fault: after `skip` matching calls, the next `remaining` matching calls fail with `error`.
@@ -304,6 +309,47 @@ impl Cloud for FakeCloud {
             .filter(|((a, r, _), _)| a == &target.account_id && r == &target.region)
             .map(|((_, _, n), c)| (n.clone(), c.clone()))
             .collect())
+    }
+
+    async fn organization_accounts(
+        &self,
+        via: &Target,
+        parent: &str,
+    ) -> Result<Vec<OrgAccount>, CloudError> {
+        self.call("ListAccountsForParent", parent)?;
+        let world = self.world();
+        let mut beneath = BTreeSet::from([parent.to_string()]);
+        // The OU tree is small; grow the set until no OU is added.
+        loop {
+            let before = beneath.len();
+            for (ou, up) in &world.organizational_units {
+                if beneath.contains(up) {
+                    beneath.insert(ou.clone());
+                }
+            }
+            if beneath.len() == before {
+                break;
+            }
+        }
+        if !beneath.iter().any(|p| {
+            p == parent && (world.organizational_units.contains_key(p) || p.starts_with("r-"))
+        }) {
+            return Err(CloudError::Api {
+                operation: "ListAccountsForParent".into(),
+                account_id: via.account_id.clone(),
+                region: via.region.clone(),
+                code: "ParentNotFoundException".into(),
+                message: "You specified parent that doesn't exist.".into(),
+            });
+        }
+        let mut out: Vec<OrgAccount> = world
+            .organization_accounts
+            .iter()
+            .filter(|a| beneath.contains(&a.parent))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
     }
 
     async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {

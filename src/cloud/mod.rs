@@ -36,6 +36,17 @@ pub enum ImageLookup {
     },
 }
 
+/// An account beneath an organizational unit, as AWS Organizations lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`, ...: only ACTIVE accounts are deployed to.
+    pub state: String,
+    /// The OU (or root) the account sits in directly.
+    pub parent: String,
+}
+
 /// An AWS API failure, with what a user needs to act on it: the operation, where it went, and
 /// AWS's own error code and message.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -342,6 +353,14 @@ pub trait Cloud: Send + Sync {
     async fn function_settled(&self, _target: &Target, _name: &str) -> Result<bool, CloudError> {
         Ok(true)
     }
+
+    /// Every account beneath the OU (or root) `parent`, nested OUs included, whatever its
+    /// state, read with `via`'s credentials (the organization account's).
+    async fn organization_accounts(
+        &self,
+        via: &Target,
+        parent: &str,
+    ) -> Result<Vec<OrgAccount>, CloudError>;
 }
 
 /// Tag changes between two tag maps: (to set, to remove).

@@ -291,6 +291,15 @@ impl<C: Cloud> Cloud for Paced<C> {
         .await
     }
 
+    async fn organization_accounts(
+        &self,
+        via: &Target,
+        parent: &str,
+    ) -> Result<Vec<super::OrgAccount>, CloudError> {
+        // Organizations has its own quotas, far from what discovery asks.
+        self.inner.organization_accounts(via, parent).await
+    }
+
     async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {
         self.call(target, Class::LambdaControl, || {
             self.inner.list_functions(target)

@@ -132,8 +132,23 @@ fn load_with(path: &Path, secrets_required: bool) -> Result<Declarations, LoadEr
 
 fn finish(sources: Vec<Source>, secrets_required: bool) -> Result<Declarations, LoadError> {
     let env = |k: &str| std::env::var(k).ok();
-    let desired = parse(&sources, &env, secrets_required)?;
+    let desired = parse(&sources, &env, secrets_required, None)?;
     Ok(Declarations { desired, sources })
+}
+
+/// The same declarations validated again with what AWS Organizations answered: the groups
+/// discovered from an OU expand into their accounts (see [`crate::model::Discovery`]).
+pub fn with_discovery(
+    decls: &Declarations,
+    discovery: &crate::model::Discovery,
+    secrets_required: bool,
+) -> Result<Declarations, LoadError> {
+    let env = |k: &str| std::env::var(k).ok();
+    let desired = parse(&decls.sources, &env, secrets_required, Some(discovery))?;
+    Ok(Declarations {
+        desired,
+        sources: decls.sources.clone(),
+    })
 }
 
 /// The `*.toml` files of a directory, sorted. A `*.toml` entry that is not a readable regular
@@ -271,13 +286,14 @@ pub fn parse_sources(
     sources: &[Source],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Desired, Diagnostics> {
-    parse(sources, env, true)
+    parse(sources, env, true, None)
 }
 
 fn parse(
     sources: &[Source],
     env: &dyn Fn(&str) -> Option<String>,
     secrets_required: bool,
+    discovery: Option<&crate::model::Discovery>,
 ) -> Result<Desired, Diagnostics> {
     let mut diags = Vec::new();
     let mut merged = Merged::default();
@@ -297,7 +313,7 @@ fn parse(
             items: diags,
         });
     }
-    validate::validate(merged, sources, env, secrets_required).map_err(|mut items| {
+    validate::validate(merged, sources, env, secrets_required, discovery).map_err(|mut items| {
         items.sort_by_key(|d| (d.file, d.span.start));
         // A value of [defaults.functions] is checked for every function that takes it.
         items.dedup_by(|a, b| a.file == b.file && a.span == b.span && a.message == b.message);

@@ -56,12 +56,27 @@ pub enum GroupMembers {
     /// Declared account keys.
     Listed(Vec<String>),
     /// Discovered at plan time through AWS Organizations, read with `organization_account`'s
-    /// credentials; `exclude` holds account ids (keys resolved).
+    /// credentials; `exclude` holds account ids (keys resolved). `discovered` holds the keys of
+    /// the accounts found (declared keys, or the account id for an account not declared) once
+    /// the session has asked; `None` before (`ferry validate` never asks AWS).
     OrganizationalUnit {
         organizational_unit: String,
         organization_account: String,
         exclude: std::collections::BTreeSet<String>,
+        discovered: Option<Vec<String>>,
     },
+}
+
+/// What AWS Organizations answered for the groups discovered from an OU, fed back into
+/// validation so that their functions expand into one instance per account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Group key → the ids of the ACTIVE accounts beneath its OU (before `exclude`).
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Account ids that state has resources in, neither declared nor discovered any more (they
+    /// left the OU): reachable through the project's `assume_role`, so that their instances are
+    /// planned as removals like any undeclared resource.
+    pub departed: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

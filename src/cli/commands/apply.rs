@@ -28,7 +28,7 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
         propagation_timeout: Duration::from_secs(o.propagation_timeout),
         ..apply::Options::default()
     };
-    let (decls, opened) = super::open(cli, "apply")?;
+    let (decls, opened) = super::open(cli, "apply").await?;
     let state: &dyn StateStore = &*opened;
     let options = apply::Options {
         declared_in: decls.desired.declared_in.clone(),

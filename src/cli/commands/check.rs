@@ -8,7 +8,7 @@ use crate::{render, session};
 use std::process::ExitCode;
 
 pub async fn run(cli: &Cli, ctx: Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let (decls, opened) = super::open(cli, "check")?;
+    let (decls, opened) = super::open(cli, "check").await?;
     let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let snapshot = state.snapshot()?;

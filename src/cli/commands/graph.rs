@@ -8,7 +8,7 @@ use crate::state::StateStore;
 use std::process::ExitCode;
 
 pub async fn run(cli: &Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
-    let (decls, opened) = super::open(cli, "graph")?;
+    let (decls, opened) = super::open(cli, "graph").await?;
     let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let plan = super::make_plan(&decls, state, &cloud, &[], ctx).await?;

@@ -9,7 +9,7 @@ use crate::state::StateStore;
 use std::process::ExitCode;
 
 pub async fn run(cli: &Cli, ctx: Printer, address: &Address, id: &str) -> anyhow::Result<ExitCode> {
-    let (decls, opened) = super::open(cli, "import")?;
+    let (decls, opened) = super::open(cli, "import").await?;
     let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let record = import::read(&decls.desired, &state.snapshot()?, &cloud, address, id).await?;

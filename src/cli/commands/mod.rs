@@ -32,11 +32,39 @@ fn load(cli: &Cli) -> anyhow::Result<Declarations> {
     Ok(session::load(cli.config.as_deref())?)
 }
 
-/// The declarations and the state, opened for `operation`.
-fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, Box<dyn StateStore>)> {
+/// The declarations and the state, opened for `operation`, with the accounts of groups
+/// discovered from an OU found.
+async fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, Box<dyn StateStore>)> {
     let decls = load(cli)?;
     let state = open_state(cli, &decls.desired.project.state, operation)?;
+    let decls = discover(decls, &*state, true).await?;
     Ok((decls, state))
+}
+
+/// Asks AWS Organizations for the accounts of every group declared with `organizational_unit`
+/// (nothing when there is none) and says on stderr what it found.
+async fn discover(
+    decls: Declarations,
+    state: &dyn StateStore,
+    secrets_required: bool,
+) -> anyhow::Result<Declarations> {
+    use crate::discovery::{self, DiscoveryError};
+    if !discovery::needed(&decls.desired) {
+        return Ok(decls);
+    }
+    let cloud = crate::cloud::aws::AwsCloud::new(decls.desired.accounts.clone());
+    let snapshot = state.snapshot()?;
+    match discovery::expand(decls, &snapshot, &cloud, secrets_required).await {
+        Ok((decls, found)) => {
+            for f in found {
+                errln!("{}", f.line());
+            }
+            Ok(decls)
+        }
+        // The diagnostics render themselves (see `report`).
+        Err(DiscoveryError::Declarations(e)) => Err((*e).into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens the state `backend` names, waiting up to `--lock-timeout` for another process to

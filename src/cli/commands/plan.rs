@@ -21,7 +21,7 @@ pub async fn run(
     ctx: Printer,
     o: Options<'_>,
 ) -> anyhow::Result<ExitCode> {
-    let (decls, opened) = super::open(cli, "plan")?;
+    let (decls, opened) = super::open(cli, "plan").await?;
     let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;

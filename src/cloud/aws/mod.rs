@@ -14,12 +14,15 @@ mod credentials;
 mod ecr;
 mod errors;
 mod lambda;
+mod organizations;
 mod retry;
 
 use retry::DEFAULT_MAX_ATTEMPTS;
 pub use retry::{retry_config, timeout_config};
 
-use super::{Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, RepositoryConfig};
+use super::{
+    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, RepositoryConfig,
+};
 use crate::model::{Account, ImageRef, Target};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -92,6 +95,14 @@ impl Cloud for AwsCloud {
         target: &Target,
     ) -> Result<BTreeMap<String, RepositoryConfig>, CloudError> {
         AwsCloud::list_repositories(self, target).await
+    }
+
+    async fn organization_accounts(
+        &self,
+        via: &Target,
+        parent: &str,
+    ) -> Result<Vec<OrgAccount>, CloudError> {
+        AwsCloud::organization_accounts(self, via, parent).await
     }
 
     async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {

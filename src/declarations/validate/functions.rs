@@ -91,7 +91,9 @@ struct Scope<'a> {
     defaults: Defaults<'a>,
 }
 
-/// The accounts of one declaration: `(instance key, account)`, in declaration order.
+/// The accounts of one declaration: `(instance key, account, real)`, in declaration order. An
+/// instance that is not real stands in for a group whose accounts are not discovered yet
+/// (`ferry validate` never asks AWS): its values are checked, and it is no function.
 fn instances<'s>(
     c: &mut Checker,
     key: &str,
@@ -99,7 +101,7 @@ fn instances<'s>(
     f: &raw::Function,
     whole: Range<usize>,
     s: &'s Scope,
-) -> Vec<(String, &'s Account)> {
+) -> Vec<(String, &'s Account, bool)> {
     match (&f.account, &f.accounts) {
         (Some(_), Some(list)) => {
             c.at(
@@ -113,10 +115,10 @@ fn instances<'s>(
             Vec::new()
         }
         (Some(a), None) => reference(c, file, a, s.accounts, "account", "accounts")
-            .map(|a| vec![(key.to_string(), a)])
+            .map(|a| vec![(key.to_string(), a, true)])
             .unwrap_or_default(),
         (None, Some(list)) => {
-            let mut out: Vec<(String, &Account)> = Vec::new();
+            let mut out: Vec<(String, &Account, bool)> = Vec::new();
             if list.get_ref().is_empty() {
                 c.at(
                     file,
@@ -127,53 +129,20 @@ fn instances<'s>(
                 );
             }
             for r in list.get_ref() {
-                let members: Vec<&Account> = if let Some(a) = s.accounts.get(r.get_ref()) {
-                    vec![a]
-                } else if let Some(g) = s.groups.get(r.get_ref()) {
-                    match &g.members {
-                        GroupMembers::Listed(keys) => {
-                            keys.iter().filter_map(|k| s.accounts.get(k)).collect()
-                        }
-                        // Not silently empty: discovery through Organizations is not built.
-                        GroupMembers::OrganizationalUnit { .. } => {
-                            c.at(
-                                file,
-                                r,
-                                &format!(
-                                    "account group `{}` is discovered from an organizational \
-                                     unit, which this version of ferry cannot read yet",
-                                    r.get_ref()
-                                ),
-                                "accounts not discoverable yet",
-                                "list the group's accounts with accounts = [\"KEY\", ...] instead",
-                            );
-                            Vec::new()
-                        }
-                    }
-                } else {
-                    let mut known: Vec<&String> =
-                        s.accounts.keys().chain(s.groups.keys()).collect();
-                    known.sort();
-                    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
-                    c.at(
-                        file,
-                        r,
-                        &format!("account or account group `{}` is not declared", r.get_ref()),
-                        "no such account or account group",
-                        &format!(
-                            "declare [accounts.{0}] or [account_groups.{0}], or use one of: {1}",
-                            r.get_ref(),
-                            known.join(", ")
-                        ),
-                    );
-                    Vec::new()
-                };
-                for a in members {
-                    if !out.iter().any(|(_, o)| o.key == a.key) {
-                        out.push((Address::instance_key(key, &a.key), a));
+                let members = group_members(c, file, r, s);
+                for (a, real) in members {
+                    if !out.iter().any(|(_, o, r)| o.key == a.key && (*r || !real)) {
+                        out.push((Address::instance_key(key, &a.key), a, real));
                     }
                 }
             }
+            // A stand-in is only there for the checks; a real instance in its account wins.
+            let real: Vec<String> = out
+                .iter()
+                .filter(|(_, _, r)| *r)
+                .map(|(_, a, _)| a.key.clone())
+                .collect();
+            out.retain(|(_, a, r)| *r || !real.contains(&a.key));
             out
         }
         (None, None) => {
@@ -188,6 +157,60 @@ fn instances<'s>(
             Vec::new()
         }
     }
+}
+
+/// The accounts `r` (an account key or an account-group key) stands for, each with whether it
+/// is real (see [`instances`]).
+fn group_members<'s>(
+    c: &mut Checker,
+    file: usize,
+    r: &Spanned<String>,
+    s: &'s Scope,
+) -> Vec<(&'s Account, bool)> {
+    if let Some(a) = s.accounts.get(r.get_ref()) {
+        return vec![(a, true)];
+    }
+    if let Some(g) = s.groups.get(r.get_ref()) {
+        return match &g.members {
+            GroupMembers::Listed(keys) => keys
+                .iter()
+                .filter_map(|k| s.accounts.get(k))
+                .map(|a| (a, true))
+                .collect(),
+            GroupMembers::OrganizationalUnit {
+                discovered: Some(keys),
+                ..
+            } => keys
+                .iter()
+                .filter_map(|k| s.accounts.get(k))
+                .map(|a| (a, true))
+                .collect(),
+            GroupMembers::OrganizationalUnit {
+                discovered: None,
+                organization_account,
+                ..
+            } => s
+                .accounts
+                .get(organization_account)
+                .map(|a| vec![(a, false)])
+                .unwrap_or_default(),
+        };
+    }
+    let mut known: Vec<&String> = s.accounts.keys().chain(s.groups.keys()).collect();
+    known.sort();
+    let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    c.at(
+        file,
+        r,
+        &format!("account or account group `{}` is not declared", r.get_ref()),
+        "no such account or account group",
+        &format!(
+            "declare [accounts.{0}] or [account_groups.{0}], or use one of: {1}",
+            r.get_ref(),
+            known.join(", ")
+        ),
+    );
+    Vec::new()
 }
 
 /// `{account_id}`, `{account}` and `{region}` replaced by the instance's.
@@ -250,7 +273,7 @@ fn check_function(
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (instance, account) in instances {
+    for (instance, account, real) in instances {
         let (name, name_span) = declared_name(key, key_span, f.name.as_ref());
         let name = fill(&name, account, &region);
         check_function_name(c, file, &name, &name_span);
@@ -280,6 +303,9 @@ fn check_function(
             account_id: account.id.clone(),
             region: region.clone(),
         };
+        if !real {
+            continue;
+        }
         claim_name(c, names, file, &target, &name, name_span);
         out.push(Function {
             key: instance,

@@ -1,15 +1,34 @@
 //! The `[account_groups.*]` tables: accounts listed by key, or an organizational unit whose
 //! ACTIVE accounts are discovered at plan time.
 
+use super::raw;
 use super::values::*;
 use super::{Checker, Entry, Merged};
-use crate::model::{Account, AccountGroup, GroupMembers};
+use crate::model::{Account, AccountGroup, Discovery, GroupMembers};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The groups, and with `discovery` (what the session read from AWS Organizations) the
+/// accounts found beneath each OU: added to `accounts` under their id when not declared,
+/// reached through the project's `assume_role`.
 pub(super) fn check_account_groups(
     c: &mut Checker,
     merged: &Merged,
+    accounts: &mut BTreeMap<String, Account>,
+    project: &raw::Project,
+    discovery: Option<&Discovery>,
+) -> BTreeMap<String, AccountGroup> {
+    let groups = check_groups(c, merged, accounts, project);
+    match (discovery, &project.assume_role) {
+        (Some(found), Some(template)) => discover(groups, accounts, found, template.get_ref()),
+        _ => groups,
+    }
+}
+
+fn check_groups(
+    c: &mut Checker,
+    merged: &Merged,
     accounts: &BTreeMap<String, Account>,
+    project: &raw::Project,
 ) -> BTreeMap<String, AccountGroup> {
     let mut out = BTreeMap::new();
     for (
@@ -89,6 +108,19 @@ pub(super) fn check_account_groups(
                         None
                     }
                 };
+                if project.assume_role.is_none() {
+                    c.at(
+                        file,
+                        ou,
+                        &format!(
+                            "account group `{key}` discovers its accounts, but [project] has no \
+                             assume_role to reach them with"
+                        ),
+                        "discovered accounts need a role to assume",
+                        "add assume_role = \"arn:aws:iam::{account_id}:role/NAME\" to [project]: a \
+                         role of that name in every account beneath the OU",
+                    );
+                }
                 let mut exclude = BTreeSet::new();
                 for e in g.exclude.iter().flatten() {
                     match accounts.get(e.get_ref()) {
@@ -114,6 +146,7 @@ pub(super) fn check_account_groups(
                     organizational_unit: ou.get_ref().clone(),
                     organization_account: org_account.unwrap_or_default(),
                     exclude,
+                    discovered: None,
                 }
             }
             (Some(_), Some(ou)) => {
@@ -147,6 +180,55 @@ pub(super) fn check_account_groups(
         );
     }
     out
+}
+
+/// The groups with what was discovered beneath their OUs, and `accounts` with every account
+/// found (or departed) that is not declared, keyed by its id.
+fn discover(
+    mut groups: BTreeMap<String, AccountGroup>,
+    accounts: &mut BTreeMap<String, Account>,
+    found: &Discovery,
+    template: &str,
+) -> BTreeMap<String, AccountGroup> {
+    let by_id: BTreeMap<String, String> = accounts
+        .values()
+        .map(|a| (a.id.clone(), a.key.clone()))
+        .collect();
+    let add = |id: &String, accounts: &mut BTreeMap<String, Account>| -> String {
+        if let Some(key) = by_id.get(id) {
+            return key.clone();
+        }
+        accounts.entry(id.clone()).or_insert_with(|| Account {
+            key: id.clone(),
+            id: id.clone(),
+            profile: None,
+            role_arn: Some(template.replace("{account_id}", id)),
+            external_id: None,
+            organization_id: None,
+            org_path: None,
+        });
+        id.clone()
+    };
+    for (key, group) in groups.iter_mut() {
+        if let GroupMembers::OrganizationalUnit {
+            exclude,
+            discovered,
+            ..
+        } = &mut group.members
+        {
+            let ids = found.groups.get(key).map(Vec::as_slice).unwrap_or_default();
+            let keys = ids
+                .iter()
+                .filter(|id| !exclude.contains(*id))
+                .map(|id| add(id, accounts))
+                .collect();
+            *discovered = Some(keys);
+        }
+    }
+    for id in &found.departed {
+        add(id, accounts);
+    }
+    groups
 }
 
 /// `ou-` then 4 to 32 lowercase letters or digits, `-`, 8 to 32 more; or a root `r-...`.

@@ -78,6 +78,7 @@ pub(super) fn validate(
     sources: &[Source],
     env: &dyn Fn(&str) -> Option<String>,
     secrets_required: bool,
+    discovery: Option<&crate::model::Discovery>,
 ) -> Result<Desired, Vec<Diagnostic>> {
     let mut c = Checker {
         sources,
@@ -98,9 +99,10 @@ pub(super) fn validate(
     };
     check_table_keys(&mut c, &merged);
     let mut project_model = check_project(&mut c, *pfile, project.get_ref());
-    let accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
+    let mut accounts = check_accounts(&mut c, &merged, project.get_ref(), *pfile);
     project_model.state = project::check_state(&mut c, *pfile, project.get_ref(), &accounts);
-    let account_groups = check_account_groups(&mut c, &merged, &accounts);
+    let account_groups =
+        check_account_groups(&mut c, &merged, &mut accounts, project.get_ref(), discovery);
     // As for every AWS tool, AWS_REGION (then AWS_DEFAULT_REGION) is the last default.
     let env_region = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION"));
     let registries = check_registries(
