@@ -10,7 +10,8 @@ mod support;
 use faults::{Fault, Match, Proxy, Rule};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use support::{PROD, REGISTRY, Run, STAGING, World, assert_no_debug, function};
+use support::fixtures::{api_prod, api_staging};
+use support::{PROD, REGISTRY, Run, STAGING, World, assert_no_debug};
 
 /// Runs ferry with stdout into a pipe whose reader closes: at once (before ferry writes) when
 /// `lines` is 0, else after reading that many lines. Returns the exit code and stderr.
@@ -52,8 +53,8 @@ fn applied() -> World {
     let text = format!(
         "{}{}{}",
         support::hello_declarations("errors"),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+        api_prod(),
+        api_staging()
     );
     w.write("ferry.toml", &text);
     w.ferry(&["apply", "--auto-approve"]).expect(0);
@@ -117,8 +118,8 @@ fn a_reader_that_stops_early_ends_every_command_quietly() {
         &format!(
             "{}{}{}memory_mb = 256\n",
             support::hello_declarations("errors"),
-            function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-            function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+            api_prod(),
+            api_staging()
         ),
     );
     let run = into_closed_pipe(&w, &["apply", "--auto-approve"], 0);
@@ -455,7 +456,7 @@ fn a_damaged_answer_is_named_in_ferry_s_words_and_never_shows_its_body() {
     let text = format!(
         "{}{}environment = {{ DB_PASSWORD = \"{SECRET}\", LOG_LEVEL = \"info\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n",
         support::hello_declarations("damaged"),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
+        api_prod(),
     );
     w.write("ferry.toml", &text);
     w.ferry(&["apply", "--auto-approve"]).expect(0);
@@ -519,8 +520,8 @@ fn a_create_function_that_stays_denied_says_how_long_and_what_else_to_check() {
         &format!(
             "{}{}{}",
             support::hello_declarations("denied"),
-            function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-            function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+            api_prod(),
+            api_staging()
         ),
     );
     // ferry check's verdict says what it does not see.

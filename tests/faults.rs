@@ -8,6 +8,7 @@ mod support;
 
 use faults::{Fault, Match, Proxy, Rule};
 use serde_json::{Value, json};
+use support::fixtures::{api_prod, api_staging};
 use support::{PROD, REGISTRY, STAGING, World, function};
 
 fn head() -> String {
@@ -31,8 +32,8 @@ fn next_declarations() -> String {
     format!(
         "{}\n[repositories.extra]\nregistry = \"central\"\n{}memory_mb = 256\n{}",
         head(),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+        api_prod(),
+        api_staging()
     )
 }
 
@@ -373,14 +374,7 @@ fn a_kill_during_the_rollback_is_reported_and_the_next_apply_converges() {
         plan.stderr
     );
     // Going back to the declarations of before converges to the cloud of before.
-    w.write(
-        "ferry.toml",
-        &format!(
-            "{}{}",
-            head(),
-            function("api-prod", "prod", PROD, "hello", "LambdaRole")
-        ),
-    );
+    w.write("ferry.toml", &format!("{}{}", head(), api_prod()));
     w.ferry(&["apply", "--auto-approve"]).expect(0);
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
     assert_eq!(cloud(&w), before);
@@ -423,7 +417,7 @@ fn a_kill_during_deletes_code_updates_and_tagging_is_recovered() {
     let after = format!(
         "{}{}memory_mb = 256\ntags = {{ team = \"payments\" }}\n",
         head(),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole")
+        api_prod()
     );
     for (service, operation, effect) in [
         ("lambda", "DeleteFunction", false),

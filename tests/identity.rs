@@ -10,6 +10,7 @@ mod support;
 
 use faults::{Fault, Match, Proxy, Rule};
 use serde_json::{Value, json};
+use support::fixtures::{api_prod, api_staging, state_list};
 use support::{PROD, REGISTRY, STAGING, World, declarations_head as head, function};
 
 /// The account the function was first applied in.
@@ -44,15 +45,6 @@ fn with_function(id: &str) -> String {
         consumer_declarations(id),
         function("svc-api", "consumer", id, "hello", "LambdaRole")
     )
-}
-
-fn state_list(w: &World) -> Vec<String> {
-    w.ferry(&["state", "list"])
-        .expect(0)
-        .stdout
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// `svc-api` applied in account key `consumer` = ORIGINAL; then an unrelated `svc-api` appears
@@ -198,8 +190,8 @@ fn a_function_someone_else_creates_after_the_plan_is_not_taken_over() {
     let declarations = format!(
         "{}{}{}",
         support::hello_declarations("identity"),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+        api_prod(),
+        api_staging()
     );
     w.write("ferry.toml", &declarations);
     w.ferry(&["plan", "--out", "change.plan"]).expect(0);
@@ -333,8 +325,8 @@ fn staging_declarations(extra: &str) -> String {
     format!(
         "{}{}{}{extra}",
         support::hello_declarations("identity"),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole"),
-        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+        api_prod(),
+        api_staging()
     )
 }
 

@@ -4,15 +4,12 @@
 mod support;
 
 use serde_json::Value;
+use support::fixtures::{api_prod, state_list};
 use support::{PROD, REGISTRY, World, function, hello_applied, hello_declarations, repo_root};
 
 /// The declarations of `hello_applied`, as written there.
 fn applied_declarations() -> String {
-    format!(
-        "{}{}",
-        hello_declarations("moves"),
-        function("api-prod", "prod", PROD, "hello", "LambdaRole")
-    )
+    format!("{}{}", hello_declarations("moves"), api_prod())
 }
 
 /// The same with the function's key renamed to `api` (its Lambda name stays `api-prod`).
@@ -24,15 +21,6 @@ fn function_renamed() -> String {
 }
 
 const MOVED_FUNCTION: &str = "\n[[moved]]\nfrom = \"function.api-prod\"\nto = \"function.api\"\n";
-
-fn state_list(w: &World) -> Vec<String> {
-    w.ferry(&["state", "list"])
-        .expect(0)
-        .stdout
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 fn address_tag(w: &World) -> Value {
     w.admin("functions", PROD, &[])["api-prod"]["Tags"]["ferry:address"].clone()

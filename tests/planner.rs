@@ -84,6 +84,24 @@ fn summary(p: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// `function.hello-world` in prod.
+fn prod_only() -> Desired {
+    desired(&format!("{BASE}{PROD_FN}"))
+}
+
+/// `function.hello-world` in prod and `function.hello-staging` in staging.
+fn prod_and_staging() -> Desired {
+    desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"))
+}
+
+/// A fake cloud and a state after phase one (`with_repository`).
+async fn repository_applied() -> (FakeCloud, MemoryState) {
+    let cloud = FakeCloud::new();
+    let state = lineage_state();
+    with_repository(&cloud, &state).await;
+    (cloud, state)
+}
+
 /// Phase one: the repository alone; then an image is pushed.
 async fn with_repository(cloud: &FakeCloud, state: &dyn StateStore) {
     apply_all(
@@ -97,10 +115,8 @@ async fn with_repository(cloud: &FakeCloud, state: &dyn StateStore) {
 
 #[tokio::test]
 async fn cross_account_plan_orders_repository_then_policy_then_function() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let (cloud, state) = repository_applied().await;
+    let d = prod_only();
     let p = plan(&cloud, &d, &state).await;
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(
@@ -141,10 +157,8 @@ async fn fresh_declarations_create_the_repository_first() {
 
 #[tokio::test]
 async fn a_second_plan_after_apply_has_nothing_to_do() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    let (cloud, state) = repository_applied().await;
+    let d = prod_and_staging();
     apply_all(&cloud, &d, &state).await;
     let calls_before = cloud.calls().len();
     let again = plan(&cloud, &d, &state).await;
@@ -164,9 +178,7 @@ async fn a_second_plan_after_apply_has_nothing_to_do() {
 
 #[tokio::test]
 async fn a_moved_tag_updates_exactly_the_functions_using_it() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let other_image = "\n[repositories.other]\nregistry = \"central\"\n";
     let other_fn = r#"
 [images.other]
@@ -216,11 +228,9 @@ role = "arn:aws:iam::222222222222:role/LambdaRole"
 
 #[tokio::test]
 async fn a_function_in_a_new_account_updates_the_policy_before_the_function() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_only(), &state).await;
+    let d = prod_and_staging();
     let p = plan(&cloud, &d, &state).await;
     assert_eq!(
         summary(&p),
@@ -240,16 +250,9 @@ async fn a_function_in_a_new_account_updates_the_policy_before_the_function() {
 
 #[tokio::test]
 async fn removing_a_function_deletes_it_before_the_policy_drops_its_account() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(
-        &cloud,
-        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
-        &state,
-    )
-    .await;
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_and_staging(), &state).await;
+    let d = prod_only();
     let p = plan(&cloud, &d, &state).await;
     assert_eq!(
         summary(&p),
@@ -267,9 +270,7 @@ async fn removing_a_function_deletes_it_before_the_policy_drops_its_account() {
 
 #[tokio::test]
 async fn a_missing_image_is_a_plan_error_naming_repository_tag_and_account() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let d = desired(&format!("{BASE}{PROD_FN}").replace("tag = \"01\"", "tag = \"02\""));
     let p = plan(&cloud, &d, &state).await;
     assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
@@ -288,9 +289,7 @@ async fn a_missing_image_is_a_plan_error_naming_repository_tag_and_account() {
 
 #[tokio::test]
 async fn an_unmanaged_function_of_the_same_name_is_refused_not_overwritten() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let prod = Target {
         account: "prod".into(),
         account_id: "222222222222".into(),
@@ -314,7 +313,7 @@ async fn an_unmanaged_function_of_the_same_name_is_refused_not_overwritten() {
         )
         .await
         .unwrap();
-    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let p = plan(&cloud, &prod_only(), &state).await;
     assert_eq!(p.errors.len(), 1);
     assert!(
         p.errors[0]
@@ -327,10 +326,8 @@ async fn an_unmanaged_function_of_the_same_name_is_refused_not_overwritten() {
 
 #[tokio::test]
 async fn a_function_created_but_not_recorded_is_adopted_by_its_tags() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let (cloud, state) = repository_applied().await;
+    let d = prod_only();
     apply_all(&cloud, &d, &state).await;
     // Simulate a crash between CreateFunction and the state write.
     let addr: ferry::model::Address = "function.hello-world".parse().unwrap();
@@ -359,10 +356,8 @@ async fn a_function_created_but_not_recorded_is_adopted_by_its_tags() {
 
 #[tokio::test]
 async fn the_same_inputs_give_the_same_plan_byte_for_byte() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}{STAGING_FN}"));
+    let (cloud, state) = repository_applied().await;
+    let d = prod_and_staging();
     let snap = state.snapshot().unwrap();
     let observed = refresh::refresh(&cloud, &d, &snap).await.unwrap();
     let a = serde_json::to_string(&planner::plan(&d, &snap, &observed)).unwrap();
@@ -382,10 +377,8 @@ async fn the_same_inputs_give_the_same_plan_byte_for_byte() {
 
 #[tokio::test]
 async fn a_failed_step_stops_later_levels_and_state_keeps_what_completed() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let (cloud, state) = repository_applied().await;
+    let d = prod_only();
     cloud.fail(
         "SetRepositoryPolicy",
         None,
@@ -437,7 +430,7 @@ async fn credentials_for_another_account_are_refused_before_any_read() {
         .lock()
         .unwrap()
         .insert("prod".into(), "999999999999".into());
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let d = prod_only();
     let err = refresh::refresh(&cloud, &d, &Snapshot::default())
         .await
         .unwrap_err();
@@ -458,9 +451,7 @@ async fn credentials_for_another_account_are_refused_before_any_read() {
 
 #[tokio::test]
 async fn a_changed_sensitive_value_shows_without_the_value() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let f = |secret: &str| {
         desired(&format!(
             "{BASE}{PROD_FN}environment = {{ DB_PASSWORD = \"{secret}\", MODE = \"x\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n"
@@ -533,17 +524,21 @@ role = "arn:aws:iam::222222222222:role/LambdaRole"
 
 /// prod's function and `old` exist; the next declarations update the first, delete `old`, and
 /// add a staging function (so the policy gains staging's statements).
-async fn before_a_mixed_apply(cloud: &FakeCloud, state: &MemoryState) -> Desired {
-    with_repository(cloud, state).await;
-    apply_all(cloud, &desired(&format!("{BASE}{PROD_FN}{OLD_FN}")), state).await;
-    desired(&format!("{BASE}{PROD_FN}memory_mb = 512\n{STAGING_FN}"))
+async fn mixed() -> (FakeCloud, MemoryState, Desired) {
+    let (cloud, state) = repository_applied().await;
+    apply_all(
+        &cloud,
+        &desired(&format!("{BASE}{PROD_FN}{OLD_FN}")),
+        &state,
+    )
+    .await;
+    let d = desired(&format!("{BASE}{PROD_FN}memory_mb = 512\n{STAGING_FN}"));
+    (cloud, state, d)
 }
 
 #[tokio::test]
 async fn a_failed_create_function_undoes_every_change_of_the_apply() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    let d = before_a_mixed_apply(&cloud, &state).await;
+    let (cloud, state, d) = mixed().await;
     let world_before = cloud.snapshot();
     let state_before = state.snapshot().unwrap().resources;
     cloud.fail(
@@ -588,11 +583,9 @@ async fn a_failed_create_function_undoes_every_change_of_the_apply() {
 
 #[tokio::test]
 async fn a_permission_error_that_clears_while_propagating_is_retried_to_success() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     cloud.fail("CreateFunction", Some("hello-world"), 2, ecr_denied());
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let d = prod_only();
     let p = plan(&cloud, &d, &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
     assert!(outcome.succeeded(), "{outcome:?}");
@@ -607,9 +600,7 @@ async fn a_permission_error_that_clears_while_propagating_is_retried_to_success(
 
 #[tokio::test]
 async fn the_role_not_yet_assumable_is_a_propagation_error_too() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     cloud.fail(
         "CreateFunction",
         None,
@@ -620,19 +611,17 @@ async fn the_role_not_yet_assumable_is_a_propagation_error_too() {
             "The role defined for the function cannot be assumed by Lambda.",
         ),
     );
-    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let p = plan(&cloud, &prod_only(), &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
     assert!(outcome.succeeded(), "{outcome:?}");
 }
 
 #[tokio::test]
 async fn other_create_function_errors_are_not_retried_but_roll_back() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     cloud.fail("CreateFunction", None, usize::MAX, quota_exceeded());
     let world_before = cloud.snapshot();
-    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let p = plan(&cloud, &prod_only(), &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10_000), &Quiet).await;
     assert_eq!(
         cloud
@@ -652,9 +641,7 @@ async fn other_create_function_errors_are_not_retried_but_roll_back() {
 
 #[tokio::test]
 async fn no_rollback_keeps_the_completed_steps() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    let d = before_a_mixed_apply(&cloud, &state).await;
+    let (cloud, state, d) = mixed().await;
     cloud.fail(
         "CreateFunction",
         Some("hello-staging"),
@@ -691,9 +678,7 @@ async fn no_rollback_keeps_the_completed_steps() {
 
 #[tokio::test]
 async fn an_undo_that_fails_keeps_what_it_depends_on_and_says_so() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    let d = before_a_mixed_apply(&cloud, &state).await;
+    let (cloud, state, d) = mixed().await;
     let world_before = cloud.snapshot();
     cloud.fail(
         "CreateFunction",
@@ -756,10 +741,8 @@ async fn an_undo_that_fails_keeps_what_it_depends_on_and_says_so() {
 
 #[tokio::test]
 async fn a_policy_without_consumers_is_deleted_not_written_empty() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_only(), &state).await;
     assert_eq!(cloud.snapshot().policies.len(), 1);
     let d = desired(BASE);
     let p = plan(&cloud, &d, &state).await;
@@ -779,9 +762,7 @@ async fn a_policy_without_consumers_is_deleted_not_written_empty() {
 async fn functions_and_policies_are_imported_by_name_and_by_repository() {
     use ferry::cloud::Cloud;
     use ferry::model::Address;
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let prod = Target {
         account: "prod".into(),
         account_id: "222222222222".into(),
@@ -803,7 +784,7 @@ async fn functions_and_policies_are_imported_by_name_and_by_repository() {
         .put_repository_policy(&registry(), "hello", r#"{"Statement":[]}"#)
         .await
         .unwrap();
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let d = prod_only();
     let snap = state.snapshot().unwrap();
     let function: Address = "function.hello-world".parse().unwrap();
     let record = ferry::import::read(&d, &snap, &cloud, &function, "hello-world")
@@ -852,16 +833,9 @@ async fn functions_and_policies_are_imported_by_name_and_by_repository() {
 
 #[tokio::test]
 async fn after_a_failure_no_new_step_of_the_level_starts() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     cloud.fail("CreateFunction", None, usize::MAX, quota_exceeded());
-    let p = plan(
-        &cloud,
-        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
-        &state,
-    )
-    .await;
+    let p = plan(&cloud, &prod_and_staging(), &state).await;
     let creates: Vec<usize> = p
         .steps
         .iter()
@@ -890,9 +864,7 @@ async fn after_a_failure_no_new_step_of_the_level_starts() {
 
 #[tokio::test]
 async fn a_function_created_that_never_becomes_active_is_removed_by_the_rollback() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let world_before = cloud.snapshot();
     cloud.fail_after_effect(
         "CreateFunction",
@@ -903,7 +875,7 @@ async fn a_function_created_that_never_becomes_active_is_removed_by_the_rollback
             "Lambda does not have permission to access the ECR image.",
         ),
     );
-    let p = plan(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let p = plan(&cloud, &prod_only(), &state).await;
     let outcome = apply::execute(&p, &cloud, &state, &fast_retries(10), &Quiet).await;
     assert_rolled_back_to(
         outcome,
@@ -915,10 +887,8 @@ async fn a_function_created_that_never_becomes_active_is_removed_by_the_rollback
 
 #[tokio::test]
 async fn a_move_whose_create_fails_brings_the_old_function_back() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_only(), &state).await;
     let world_before = cloud.snapshot();
     let state_before = state.snapshot().unwrap().resources;
     let moved = PROD_FN
@@ -943,9 +913,7 @@ async fn a_move_whose_create_fails_brings_the_old_function_back() {
 
 #[tokio::test]
 async fn a_rolled_back_saved_plan_puts_back_the_real_secret() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let text = |secret: &str, more: &str| {
         format!(
             "{BASE}{PROD_FN}memory_mb = {}\nenvironment = {{ DB_PASSWORD = \"{secret}\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n{more}",
@@ -982,9 +950,7 @@ async fn a_rolled_back_saved_plan_puts_back_the_real_secret() {
 
 #[tokio::test]
 async fn a_removed_function_s_secret_is_not_shown_by_its_delete() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let with_secret = format!(
         "{BASE}{PROD_FN}environment = {{ DB_PASSWORD = \"hunter2\", MODE = \"x\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n"
     );
@@ -1007,15 +973,13 @@ async fn a_removed_function_s_secret_is_not_shown_by_its_delete() {
 
 #[tokio::test]
 async fn a_policy_ferry_did_not_write_is_refused_unless_an_interrupted_apply_was_writing_it() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"ecr:BatchGetImage"}]}"#;
     cloud.world.lock().unwrap().policies.insert(
         ("111111111111".into(), "us-east-1".into(), "hello".into()),
         foreign.to_string(),
     );
-    let d = desired(&format!("{BASE}{PROD_FN}"));
+    let d = prod_only();
     let p = plan(&cloud, &d, &state).await;
     let error = p
         .errors
@@ -1061,9 +1025,11 @@ from = "function.hello-world"
 to = "function.greeter"
 "#;
 
-async fn hello_world_applied(cloud: &FakeCloud, state: &MemoryState) {
-    with_repository(cloud, state).await;
-    apply_all(cloud, &desired(&format!("{BASE}{PROD_FN}")), state).await;
+/// A fake cloud and a state with `function.hello-world` applied.
+async fn hello_world() -> (FakeCloud, MemoryState) {
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_only(), &state).await;
+    (cloud, state)
 }
 
 fn live_tag(cloud: &FakeCloud, name: &str, tag: &str) -> Option<String> {
@@ -1074,9 +1040,7 @@ fn live_tag(cloud: &FakeCloud, name: &str, tag: &str) -> Option<String> {
 
 #[tokio::test]
 async fn a_renamed_key_is_one_error_naming_both_addresses_and_both_fixes() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    hello_world_applied(&cloud, &state).await;
+    let (cloud, state) = hello_world().await;
     let p = plan(&cloud, &desired(&format!("{BASE}{RENAMED_FN}")), &state).await;
     assert_eq!(p.errors.len(), 1, "{:#?}", p.errors);
     let e = &p.errors[0];
@@ -1102,9 +1066,7 @@ async fn a_renamed_key_is_one_error_naming_both_addresses_and_both_fixes() {
 
 #[tokio::test]
 async fn a_moved_block_moves_the_record_and_retags_then_is_a_no_op() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    hello_world_applied(&cloud, &state).await;
+    let (cloud, state) = hello_world().await;
     let d = desired(&format!("{BASE}{RENAMED_FN}{MOVED_FN}"));
     let p = plan(&cloud, &d, &state).await;
     assert!(p.errors.is_empty(), "{:?}", p.errors);
@@ -1163,9 +1125,7 @@ async fn a_moved_block_moves_the_record_and_retags_then_is_a_no_op() {
 
 #[tokio::test]
 async fn a_rolled_back_apply_moves_the_record_back() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    hello_world_applied(&cloud, &state).await;
+    let (cloud, state) = hello_world().await;
     let world_before = cloud.snapshot();
     let state_before = state.snapshot().unwrap().resources;
     cloud.fail(
@@ -1197,9 +1157,7 @@ async fn a_rolled_back_apply_moves_the_record_back() {
 
 #[tokio::test]
 async fn two_steps_on_one_function_are_an_error_not_a_plan() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let other = PROD_FN.replace("hello-world", "other");
     apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}{other}")), &state).await;
     // `hello-world` takes the Lambda name of `other`, which is no longer declared: the replace
@@ -1223,9 +1181,7 @@ async fn two_steps_on_one_function_are_an_error_not_a_plan() {
 
 #[tokio::test]
 async fn destroy_says_why_it_deletes_and_gives_no_hint_to_declare_again() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    hello_world_applied(&cloud, &state).await;
+    let (cloud, state) = hello_world().await;
     let mut d = desired(BASE);
     d.repositories.clear();
     d.images.clear();
@@ -1260,9 +1216,7 @@ async fn destroy_says_why_it_deletes_and_gives_no_hint_to_declare_again() {
 
 #[tokio::test]
 async fn a_move_onto_an_address_state_already_holds_is_an_error() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let greeter = PROD_FN.replace("hello-world", "greeter");
     apply_all(
         &cloud,
@@ -1298,15 +1252,8 @@ async fn a_move_onto_an_address_state_already_holds_is_an_error() {
 
 #[tokio::test]
 async fn a_moved_repository_s_policy_still_waits_for_the_deletes_of_its_consumers() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(
-        &cloud,
-        &desired(&format!("{BASE}{PROD_FN}{STAGING_FN}")),
-        &state,
-    )
-    .await;
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_and_staging(), &state).await;
     // The repository's key is renamed (with a move) and the staging function removed.
     let d = desired(&format!(
         "{}{PROD_FN}\n[[moved]]\nfrom = \"repository.hello\"\nto = \"repository.main\"\n",
@@ -1345,10 +1292,8 @@ async fn a_moved_repository_s_policy_still_waits_for_the_deletes_of_its_consumer
 
 #[tokio::test]
 async fn a_record_whose_account_key_now_names_another_id_is_a_plan_error_and_is_not_read() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
-    apply_all(&cloud, &desired(&format!("{BASE}{PROD_FN}")), &state).await;
+    let (cloud, state) = repository_applied().await;
+    apply_all(&cloud, &prod_only(), &state).await;
     let repointed = format!("{BASE}{PROD_FN}")
         .replace("id = \"222222222222\"", "id = \"444444444444\"")
         .replace(
@@ -1388,9 +1333,7 @@ async fn a_record_whose_account_key_now_names_another_id_is_a_plan_error_and_is_
 
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_stays_in_flight_through_other_applies() {
-    let cloud = FakeCloud::new();
-    let state = lineage_state();
-    with_repository(&cloud, &state).await;
+    let (cloud, state) = repository_applied().await;
     let two = format!("{BASE}\n[repositories.lost]\nregistry = \"central\"\n");
     cloud.fail_after_effect(
         "CreateRepository",

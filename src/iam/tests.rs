@@ -3,7 +3,7 @@
 
 use super::lint::{LintKind, lint};
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const PULL: [&str; 2] = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
 

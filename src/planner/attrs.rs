@@ -142,6 +142,9 @@ pub(super) fn function_attrs(
     ]
 }
 
+/// One attribute's name and display value.
+pub(super) type Attr = (String, Value);
+
 /// Attribute-level changes between two attribute lists (same names, same order).
 pub(super) fn diff(before: &[(String, Value)], after: &[(String, Value)]) -> Vec<Change> {
     let names: Vec<&String> = if after.is_empty() {

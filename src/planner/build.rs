@@ -120,18 +120,14 @@ impl Planner<'_> {
                     Some(record),
                 ));
             }
-            RepositoryDecision::Create { recreate } => {
-                let changes = diff(&[], &repository_attrs(Some(&config)));
-                self.push(step(
-                    address,
-                    Action::Create,
-                    create_reason(recreate),
-                    repo.target.clone(),
-                    changes,
-                    Operation::CreateRepository { config },
-                    Some(record),
-                ));
-            }
+            RepositoryDecision::Create { recreate } => self.build_create(
+                address,
+                repo.target.clone(),
+                recreate,
+                &repository_attrs(Some(&config)),
+                Operation::CreateRepository { config },
+                record,
+            ),
             RepositoryDecision::Existing { live, verdict } => self.build_existing(
                 address,
                 repo.target.clone(),
@@ -261,8 +257,8 @@ impl Planner<'_> {
                 old_live,
             } => {
                 let changes = diff(
-                    &function_attrs(Some(&old), None, sensitive),
-                    &function_attrs(Some(&config), Some(&old), sensitive),
+                    &function_attrs(Some(old.as_ref()), None, sensitive),
+                    &function_attrs(Some(&config), Some(old.as_ref()), sensitive),
                 );
                 let create = Box::new(Operation::CreateFunction { config });
                 let operation = match old_live {
@@ -270,7 +266,7 @@ impl Planner<'_> {
                         old_target,
                         delete: Box::new(Operation::DeleteFunction {
                             name: old.name.clone(),
-                            before,
+                            before: *before,
                         }),
                         create,
                     },
@@ -286,21 +282,18 @@ impl Planner<'_> {
                     Some(record),
                 ));
             }
-            FunctionDecision::Create { recreate } => {
-                let changes = diff(&[], &function_attrs(Some(&config), None, sensitive));
-                self.push(step(
-                    address,
-                    Action::Create,
-                    create_reason(recreate),
-                    f.target.clone(),
-                    changes,
-                    Operation::CreateFunction { config },
-                    Some(record),
-                ));
-            }
+            FunctionDecision::Create { recreate } => self.build_create(
+                address,
+                f.target.clone(),
+                recreate,
+                &function_attrs(Some(&config), None, sensitive),
+                Operation::CreateFunction { config },
+                record,
+            ),
             FunctionDecision::Existing { live, verdict } => {
                 let adopting = !self.state.resources.contains_key(&address);
                 let (before, want) = existing_function_attrs(&live, &config, adopting, sensitive);
+                let live = *live;
                 self.build_existing(
                     address,
                     f.target.clone(),
@@ -378,6 +371,34 @@ impl Planner<'_> {
         ));
     }
 
+    /// The create of a declared resource that is not live (`recreate`: state records it, so it
+    /// was deleted outside ferry); `attrs` are its declared attributes.
+    fn build_create(
+        &mut self,
+        address: Address,
+        target: Target,
+        recreate: bool,
+        attrs: &[Attr],
+        operation: Operation,
+        record: Record,
+    ) {
+        let reason = if recreate {
+            "it was deleted outside ferry; it will be created again"
+        } else {
+            "it is declared and does not exist"
+        };
+        let changes = diff(&[], attrs);
+        self.push(step(
+            address,
+            Action::Create,
+            reason,
+            target,
+            changes,
+            operation,
+            Some(record),
+        ));
+    }
+
     /// The step of a declared resource that exists live: none when unchanged, a record-only
     /// adopt, or the update `operation`; `attrs` are its live and declared attributes.
     fn build_existing(
@@ -385,7 +406,7 @@ impl Planner<'_> {
         address: Address,
         target: Target,
         verdict: Verdict,
-        (live, want): (&[(String, Value)], &[(String, Value)]),
+        (live, want): (&[Attr], &[Attr]),
         operation: Operation,
         record: Record,
     ) {
@@ -414,14 +435,5 @@ impl Planner<'_> {
                 ));
             }
         }
-    }
-}
-
-/// A create's reason: declared anew, or recorded and deleted outside ferry.
-fn create_reason(recreate: bool) -> &'static str {
-    if recreate {
-        "it was deleted outside ferry; it will be created again"
-    } else {
-        "it is declared and does not exist"
     }
 }

@@ -9,7 +9,6 @@ use crate::cloud::FunctionConfig;
 use crate::model::Place;
 use crate::model::{Address, Function, ImageRef, Target};
 use crate::state::Record;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a declared function is not planned, with no error of its own.
@@ -32,14 +31,14 @@ pub(super) enum FunctionDecision {
     /// Its name, account or region changed: delete the old one (when it is live), create anew.
     Replace {
         old_target: Target,
-        old: FunctionConfig,
-        old_live: Option<FunctionConfig>,
+        old: Box<FunctionConfig>,
+        old_live: Option<Box<FunctionConfig>>,
     },
     /// It does not exist live; `recreate` when state records it (deleted outside ferry).
     Create { recreate: bool },
     /// It exists live and is ferry's: unchanged, adopted or updated, as `verdict` says.
     Existing {
-        live: FunctionConfig,
+        live: Box<FunctionConfig>,
         verdict: Verdict,
     },
 }
@@ -52,7 +51,7 @@ pub(super) fn existing_function_attrs(
     config: &FunctionConfig,
     adopting: bool,
     sensitive: &BTreeSet<String>,
-) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
+) -> (Vec<Attr>, Vec<Attr>) {
     let before = function_attrs(Some(live), None, sensitive);
     let want = function_attrs(Some(config), Some(live), sensitive);
     if live != config || adopting {
@@ -173,8 +172,8 @@ impl Planner<'_> {
             let old_live = self.observed.functions.get(&old_place).cloned().flatten();
             return FunctionDecision::Replace {
                 old_target: old_target.clone(),
-                old: old.clone(),
-                old_live: old_live.map(|l| l.config),
+                old: Box::new(old.clone()),
+                old_live: old_live.map(|l| Box::new(l.config)),
             };
         }
         let Some(live) = live else {
@@ -205,7 +204,7 @@ impl Planner<'_> {
             existing_function_attrs(&live.config, &config, prior.is_none(), &sensitive);
         let verdict = self.verdict(&address, &before, &want, prior.is_none(), &record, cause);
         FunctionDecision::Existing {
-            live: live.config,
+            live: Box::new(live.config),
             verdict,
         }
     }

@@ -80,6 +80,15 @@ pub fn restrict(plan: Plan, desired: &Desired, targets: &[Address]) -> Plan {
     }
 }
 
+/// The one rule that needs both ends' actions: a function step that is not a delete never
+/// waits for a delete (a policy removed after its last consumer is deleted), since that would
+/// invert the order of a teardown.
+fn edge_holds(waiting: &Step, on: &Step) -> bool {
+    !(on.action == Action::Delete
+        && matches!(waiting.address, Address::Function(_))
+        && waiting.action != Action::Delete)
+}
+
 /// Orders drafts: dependencies by address become edges between steps; levels are longest
 /// paths from the roots; within a level, steps sort by address. Ids follow that order.
 pub(super) fn order(drafts: Vec<Draft>) -> Vec<Step> {
@@ -88,21 +97,15 @@ pub(super) fn order(drafts: Vec<Draft>) -> Vec<Step> {
         .enumerate()
         .map(|(i, d)| (d.step.address.clone(), i))
         .collect();
-    // Deletes of repositories/policies wait for function deletes (set above); creates and
-    // updates of functions wait for their repository and policy.
+    // The addresses each step waits for (`waits_for`) become edges to the steps planned for
+    // them, where the edge holds.
     let deps: Vec<Vec<usize>> = drafts
         .iter()
         .map(|d| {
             d.after
                 .iter()
                 .filter_map(|a| index.get(a).copied())
-                .filter(|&j| {
-                    // A function step never waits for a policy delete (that would invert the
-                    // order of a teardown).
-                    !(drafts[j].step.action == Action::Delete
-                        && matches!(d.step.address, Address::Function(_))
-                        && d.step.action != Action::Delete)
-                })
+                .filter(|&j| edge_holds(&d.step, &drafts[j].step))
                 .collect()
         })
         .collect();

@@ -117,3 +117,6 @@ struct Planner<'a> {
     /// Addresses a `[[moved]]` block moves a record into, to the address of its move step.
     moved_into: BTreeMap<Address, Address>,
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,6 +3,8 @@
 //! roles and reads back what ferry did.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

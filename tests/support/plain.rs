@@ -89,35 +89,40 @@ impl Live {
         self
     }
 
+    /// A live function (`None`: looked up and absent).
+    pub fn function(
+        mut self,
+        target: &ferry::model::Target,
+        name: &str,
+        config: Option<ferry::cloud::FunctionConfig>,
+    ) -> Self {
+        let live = config.map(|config| ferry::cloud::LiveFunction {
+            config,
+            arn: String::new(),
+        });
+        self.0
+            .functions
+            .insert(ferry::model::Place::new(target, name), live);
+        self
+    }
+
+    /// What the registry answers for a declared image.
+    pub fn image(mut self, key: &str, lookup: ferry::cloud::ImageLookup) -> Self {
+        self.0.images.insert(key.to_string(), lookup);
+        self
+    }
+
     pub fn build(self) -> ferry::refresh::Observed {
         self.0
     }
 }
 
 /// The blog's two-account project: one registry, one repository, one image, one function.
-pub const GOOD: &str = r#"[project]
-name = "payments"
-default_region = "us-east-1"
+/// (The planner's own decider tables read the same file.)
+pub const GOOD: &str = include_str!("../fixtures/two-accounts.toml");
 
-[accounts.registry]
-id = "111111111111"
-
-[accounts.prod]
-id = "222222222222"
-
-[registries.central]
-account = "registry"
-
-[repositories.hello]
-registry = "central"
-
-[images.hello]
-repository = "hello"
-tag = "01"
-
-[functions.hello-world]
-account = "prod"
-image = "hello"
-role = "arn:aws:iam::222222222222:role/LambdaRole"
-memory_mb = 128
-"#;
+/// `GOOD` up to its image: the accounts, the registry and the repository alone.
+pub fn repository_only() -> &'static str {
+    GOOD.split_once("[images.hello]")
+        .map_or(GOOD, |(head, _)| head)
+}

@@ -7,6 +7,7 @@
 //! the order below, which is the order of the diagnostics.
 
 mod accounts;
+mod function_values;
 mod functions;
 mod grammar;
 mod groups;

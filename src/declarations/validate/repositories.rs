@@ -1,7 +1,7 @@
 //! The `[repositories.*]` tables and their extra policy statements.
 
 use super::grammar::{is_account_id, is_org_path, is_repository_name};
-use super::values::{check_org_id, check_tags, declared_name, keys, reference};
+use super::values::{check_org_id, check_tags, claim, declared_name, keys, reference};
 use super::{Checker, Entry, Merged};
 use crate::model::{Account, Registry, Repository, TagMutability, Target};
 use crate::policy::MANAGED_SIDS;
@@ -129,20 +129,18 @@ pub(super) fn check_repositories(
                 region: reg.region.clone(),
             };
             let place = (reg.key.clone(), name.clone());
-            if let Some((first_file, first_span)) = names.get(&place) {
-                let first = c.location(*first_file, first_span.start);
-                c.err(
-                    file,
-                    name_span.clone(),
-                    format!(
-                        "repository name `{name}` is declared twice in registry `{}`",
-                        reg.key
-                    ),
-                    "same name as another repository",
-                    format!("the other is at {first}; give one of them another `name`"),
-                );
-            }
-            names.insert(place, (file, name_span));
+            let message = format!(
+                "repository name `{name}` is declared twice in registry `{}`",
+                reg.key
+            );
+            claim(
+                c,
+                &mut names,
+                place,
+                (file, name_span),
+                message,
+                "same name as another repository",
+            );
             out.insert(
                 key.clone(),
                 Repository {

@@ -119,3 +119,82 @@ pub(super) fn keys<T>(table: &BTreeMap<String, T>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Claims an AWS name where it must be unique (`key`: the account and region, or the
+/// registry, and the name); a second claim is an error at its declaration pointing at the first.
+pub(super) fn claim<K: Ord>(
+    c: &mut Checker,
+    names: &mut BTreeMap<K, (usize, Range<usize>)>,
+    key: K,
+    (file, name_span): (usize, Range<usize>),
+    message: String,
+    label: &str,
+) {
+    if let Some((first_file, first_span)) = names.get(&key) {
+        let first = c.location(*first_file, first_span.start);
+        c.err(
+            file,
+            name_span.clone(),
+            message,
+            label,
+            format!("the other is at {first}; give one of them another `name`"),
+        );
+    }
+    names.insert(key, (file, name_span));
+}
+
+#[cfg(test)]
+mod tests {
+    //! A name claimed twice, for both kinds that claim names.
+    use crate::declarations::{Source, parse_sources};
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    const GOOD: &str = include_str!("../../../tests/fixtures/two-accounts.toml");
+
+    fn errors(text: &str) -> String {
+        let sources = [Source {
+            path: PathBuf::from("ferry.toml"),
+            text: Arc::new(text.to_string()),
+        }];
+        match parse_sources(&sources, &|_| None) {
+            Ok(_) => panic!("declarations with a name claimed twice were accepted"),
+            Err(d) => d.render(false),
+        }
+    }
+
+    #[test]
+    fn a_function_name_claimed_twice_points_at_the_first() {
+        let text = format!(
+            "{GOOD}\n[functions.again]\naccount = \"prod\"\nimage = \"hello\"\nrole = \
+             \"arn:aws:iam::222222222222:role/LambdaRole\"\nname = \"hello-world\"\n"
+        );
+        let shown = errors(&text);
+        // Tables are checked in key order: `again` claims the name first.
+        assert!(shown.contains("╭─[ferry.toml:21:12]"), "{shown}");
+        assert!(
+            shown.contains(
+                "function name `hello-world` is declared twice in account 222222222222 (us-east-1)"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("the other is at ferry.toml:31:8; give one of them another `name`"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_repository_name_claimed_twice_points_at_the_first() {
+        let text =
+            format!("{GOOD}\n[repositories.again]\nregistry = \"central\"\nname = \"hello\"\n");
+        let shown = errors(&text);
+        assert!(
+            shown.contains("repository name `hello` is declared twice in registry `central`"),
+            "{shown}"
+        );
+        // Tables are checked in key order: `again` claims the name first.
+        assert!(shown.contains("╭─[ferry.toml:14:15]"), "{shown}");
+        assert!(shown.contains("the other is at ferry.toml:29:8"), "{shown}");
+    }
+}
