@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{World, hello_declarations};
+use support::{PROD, REGISTRY, STAGING, World, function, hello_declarations};
 
 #[test]
 fn the_version_names_the_commit_it_was_built_from() {
@@ -133,4 +133,91 @@ fn the_man_page_has_every_subcommand_and_renders() {
         );
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warned");
     }
+}
+
+/// Runs jq's `filter` on `json` (compact output), as a pipeline step would.
+fn jq(json: &str, filter: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("jq")
+        .args(["-c", "-S", filter])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run jq");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "jq {filter}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn terraform_style_jq_recipes_read_the_plan_json() {
+    let w = support::hello_applied("tooling", &[PROD, STAGING]);
+    let base = format!(
+        "{}{}",
+        hello_declarations("tooling"),
+        function("api-prod", "prod", PROD, "hello", "LambdaRole")
+    );
+    let two = function("api-two", "prod", PROD, "hello", "LambdaRole");
+    let gone = function("api-gone", "prod", PROD, "hello", "LambdaRole");
+    w.write("ferry.toml", &format!("{base}{two}{gone}"));
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    // A change outside ferry, a rename (replace), a new function with a secret, a delete.
+    w.admin("set-memory", PROD, &["api-two", "512"]);
+    let renamed = base.replace(
+        "[functions.api-prod]\n",
+        "[functions.api-prod]\nname = \"api-prod-v2\"\n",
+    );
+    let staging = format!(
+        "{}environment = {{ DB_PASSWORD = \"hunter2\" }}\nsensitive_environment = [\"DB_PASSWORD\"]\n",
+        function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+    );
+    w.write("ferry.toml", &format!("{renamed}{two}{staging}"));
+    let plan = w.ferry(&["plan", "--json"]).expect(0).stdout;
+    w.validate_json(&plan, &support::repo_root().join("docs/plan.schema.json"))
+        .unwrap_or_else(|e| panic!("plan --json does not follow its schema: {e}\n{plan}"));
+    assert!(!plan.contains("hunter2"), "{plan}");
+
+    // The recipes of Terraform-plan tooling, unchanged.
+    let deletes = r#"[.resource_changes[] | select(.change.actions | index("delete"))] | length"#;
+    assert_eq!(jq(&plan, deletes), "2");
+    let by_actions = r#"[.resource_changes[] | select(.mode == "managed") | {(.address): .change.actions}] | add"#;
+    assert_eq!(
+        jq(&plan, by_actions),
+        r#"{"function.api-gone":["delete"],"function.api-prod":["delete","create"],"function.api-staging":["create"],"function.api-two":["update"],"repository_policy.hello":["update"]}"#
+    );
+    let created = r#"[.resource_changes[] | select(.change.actions == ["create"]) | .identity.arn]"#;
+    assert_eq!(
+        jq(&plan, created),
+        format!(r#"["arn:aws:lambda:us-east-1:{STAGING}:function:api-staging"]"#)
+    );
+    let replaced = r#".resource_changes[] | select(.change.actions == ["delete","create"]) | [.change.before.memory_mb, .identity.name, .identity.account_id]"#;
+    assert_eq!(jq(&plan, replaced), format!(r#"[128,"api-prod-v2","{PROD}"]"#));
+    let updated = r#".resource_changes[] | select(.address == "function.api-two") | [.change.before.memory_mb, .change.after.memory_mb]"#;
+    assert_eq!(jq(&plan, updated), "[512,128]");
+    let secret = r#".resource_changes[] | select(.address == "function.api-staging") | [.change.after_sensitive, .change.after.environment.DB_PASSWORD, .change.before_sensitive]"#;
+    assert_eq!(
+        jq(&plan, secret),
+        r#"[{"environment":{"DB_PASSWORD":true}},"(sensitive value)",false]"#
+    );
+    let repository = r#".resource_changes[] | select(.type == "repository_policy") | .identity | [.name, .uri]"#;
+    assert_eq!(
+        jq(&plan, repository),
+        format!(r#"["hello","{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello"]"#)
+    );
+    let drift = r#"[.resource_drift[] | {address, actions: .change.actions, before: .change.before.memory_mb, after: .change.after.memory_mb, name: .identity.name}]"#;
+    assert_eq!(
+        jq(&plan, drift),
+        r#"[{"actions":["update"],"address":"function.api-two","after":512,"before":128,"name":"api-two"}]"#
+    );
 }
