@@ -196,13 +196,17 @@ fn terraform_style_jq_recipes_read_the_plan_json() {
         jq(&plan, by_actions),
         r#"{"function.api-gone":["delete"],"function.api-prod":["delete","create"],"function.api-staging":["create"],"function.api-two":["update"],"repository_policy.hello":["update"]}"#
     );
-    let created = r#"[.resource_changes[] | select(.change.actions == ["create"]) | .identity.arn]"#;
+    let created =
+        r#"[.resource_changes[] | select(.change.actions == ["create"]) | .identity.arn]"#;
     assert_eq!(
         jq(&plan, created),
         format!(r#"["arn:aws:lambda:us-east-1:{STAGING}:function:api-staging"]"#)
     );
     let replaced = r#".resource_changes[] | select(.change.actions == ["delete","create"]) | [.change.before.memory_mb, .identity.name, .identity.account_id]"#;
-    assert_eq!(jq(&plan, replaced), format!(r#"[128,"api-prod-v2","{PROD}"]"#));
+    assert_eq!(
+        jq(&plan, replaced),
+        format!(r#"[128,"api-prod-v2","{PROD}"]"#)
+    );
     let updated = r#".resource_changes[] | select(.address == "function.api-two") | [.change.before.memory_mb, .change.after.memory_mb]"#;
     assert_eq!(jq(&plan, updated), "[512,128]");
     let secret = r#".resource_changes[] | select(.address == "function.api-staging") | [.change.after_sensitive, .change.after.environment.DB_PASSWORD, .change.before_sensitive]"#;
@@ -210,7 +214,8 @@ fn terraform_style_jq_recipes_read_the_plan_json() {
         jq(&plan, secret),
         r#"[{"environment":{"DB_PASSWORD":true}},"(sensitive value)",false]"#
     );
-    let repository = r#".resource_changes[] | select(.type == "repository_policy") | .identity | [.name, .uri]"#;
+    let repository =
+        r#".resource_changes[] | select(.type == "repository_policy") | .identity | [.name, .uri]"#;
     assert_eq!(
         jq(&plan, repository),
         format!(r#"["hello","{REGISTRY}.dkr.ecr.us-east-1.amazonaws.com/hello"]"#)

@@ -118,6 +118,15 @@ pub enum Command {
     },
     /// Print the man page (roff): `ferry man > ferry.1 && man ./ferry.1`
     Man,
+    /// Print a saved plan as `plan` does, or (without a file) every resource the state holds;
+    /// no AWS calls
+    Show {
+        /// A plan saved with `ferry plan --out FILE`
+        planfile: Option<PathBuf>,
+        /// Print JSON (a plan in docs/plan.schema.json's format) instead of text
+        #[arg(long)]
+        json: bool,
+    },
     // --- end eco ---
 }
 

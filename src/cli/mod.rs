@@ -176,6 +176,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         // --- eco (issue 15) ---
         Command::Completions { shell } => commands::completions::run(ctx, *shell),
         Command::Man => commands::man::run(ctx),
-        // --- end eco ---
+        Command::Show { planfile, json } => {
+            commands::show::run(&cli, ctx, *json, planfile.as_deref())
+        } // --- end eco ---
     }
 }

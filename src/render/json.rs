@@ -148,7 +148,10 @@ fn redacted_keys(side: &Value) -> BTreeSet<String> {
         .as_object()
         .into_iter()
         .flatten()
-        .filter(|(_, v)| v.as_str().is_some_and(|v| v.starts_with("(sensitive value")))
+        .filter(|(_, v)| {
+            v.as_str()
+                .is_some_and(|v| v.starts_with("(sensitive value"))
+        })
         .map(|(k, _)| k.clone())
         .collect()
 }
