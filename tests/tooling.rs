@@ -226,3 +226,60 @@ fn terraform_style_jq_recipes_read_the_plan_json() {
         r#"[{"actions":["update"],"address":"function.api-two","after":512,"before":128,"name":"api-two"}]"#
     );
 }
+
+/// Every `*.toml` under examples/, sorted.
+fn example_files() -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![support::repo_root().join("examples")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    files
+}
+
+/// A TOML document as the JSON a schema validator reads.
+fn toml_as_json(text: &str) -> String {
+    let value: toml::Value = toml::from_str(text).expect("TOML");
+    serde_json::to_string(&value).unwrap()
+}
+
+#[test]
+fn the_declarations_schema_accepts_every_example_and_refuses_a_typo() {
+    let w = World::offline();
+    let schema = w.ferry(&["schema"]).expect(0).stdout;
+    insta::assert_snapshot!("schema", schema);
+    w.write("ferry.schema.json", &schema);
+    let schema_path = w.path("ferry.schema.json");
+    for file in example_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        w.validate_json(&toml_as_json(&text), &schema_path)
+            .unwrap_or_else(|e| panic!("{} does not follow the schema: {e}", file.display()));
+    }
+    // A typo'd key: the schema refuses it, as the parser does.
+    let typo = format!(
+        "{}\n[functions.api]\naccount = \"prod\"\nimage = \"hello\"\nmemroy_mb = 256\n",
+        hello_declarations("tooling")
+    );
+    let refused = w
+        .validate_json(&toml_as_json(&typo), &schema_path)
+        .expect_err("a typo'd key follows the schema");
+    assert!(refused.contains("memroy_mb"), "{refused}");
+    w.write("ferry.toml", &typo);
+    let run = w.ferry(&["validate"]).expect(1);
+    assert!(run.stderr.contains("memroy_mb"), "{}", run.stderr);
+    // A value of the wrong type too.
+    let wrong = hello_declarations("tooling").replace("tag = \"01\"", "tag = 1");
+    assert!(
+        w.validate_json(&toml_as_json(&wrong), &schema_path)
+            .is_err()
+    );
+}

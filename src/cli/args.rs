@@ -127,6 +127,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON Schema of the declarations, for editors: `ferry schema > ferry.schema.json`
+    Schema,
     // --- end eco ---
 }
 

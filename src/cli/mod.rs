@@ -176,6 +176,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         // --- eco (issue 15) ---
         Command::Completions { shell } => commands::completions::run(ctx, *shell),
         Command::Man => commands::man::run(ctx),
+        Command::Schema => commands::schema::run(ctx),
         Command::Show { planfile, json } => {
             commands::show::run(&cli, ctx, *json, planfile.as_deref())
         } // --- end eco ---

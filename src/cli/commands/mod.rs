@@ -14,6 +14,7 @@ pub mod import;
 pub mod man;
 pub mod plan;
 pub mod policy;
+pub mod schema;
 pub mod show;
 pub mod state;
 pub mod validate;
