@@ -283,3 +283,115 @@ fn the_declarations_schema_accepts_every_example_and_refuses_a_typo() {
             .is_err()
     );
 }
+
+#[test]
+fn fmt_leaves_every_example_as_it_is() {
+    let w = World::offline();
+    for file in example_files() {
+        let run = w.ferry(&["fmt", "--check", file.to_str().unwrap()]);
+        assert_eq!(
+            run.code,
+            0,
+            "{} is not in the canonical layout:\n{}{}",
+            file.display(),
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(run.stdout, "");
+    }
+}
+
+const MESSY: &str = r#"# The payments project.
+
+
+  [project]
+    name="payments"     # its name
+default_region =   "eu-west-1"
+[accounts.prod]
+id = "222222222222"
+
+
+# the registry
+[registries.central]
+account = "prod"
+[repositories.hello]
+registry = "central"
+   share_with_accounts = [ "prod","333333333333" ]
+tags = {team="platform",  cost = "x"}
+extra_statements = '''
+    [ { "Sid": "CiPush" } ]   '''
+[images.hello]
+repository = "hello"
+tag = "01"
+[functions.api]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+architectures = [
+  "x86_64", # the default
+]
+# trailing remark
+"#;
+
+const TIDY: &str = r#"# The payments project.
+
+[project]
+name = "payments" # its name
+default_region = "eu-west-1"
+
+[accounts.prod]
+id = "222222222222"
+
+# the registry
+[registries.central]
+account = "prod"
+
+[repositories.hello]
+registry = "central"
+share_with_accounts = ["prod", "333333333333"]
+tags = { team = "platform", cost = "x" }
+extra_statements = '''
+    [ { "Sid": "CiPush" } ]   '''
+
+[images.hello]
+repository = "hello"
+tag = "01"
+
+[functions.api]
+account = "prod"
+image = "hello"
+role = "arn:aws:iam::222222222222:role/LambdaRole"
+architectures = [
+  "x86_64", # the default
+]
+
+# trailing remark
+"#;
+
+#[test]
+fn fmt_fixes_a_messy_file_without_changing_what_it_says() {
+    let w = World::offline();
+    w.write("ferry.toml", MESSY);
+    // --check changes nothing and names the file.
+    let run = w.ferry(&["fmt", "--check"]).expect(1);
+    assert_eq!(run.stdout, "ferry.toml\n");
+    assert!(run.stderr.contains("run `ferry fmt`"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(w.path("ferry.toml")).unwrap(),
+        MESSY
+    );
+    let run = w.ferry(&["fmt"]).expect(0);
+    assert_eq!(run.stdout, "ferry.toml\n");
+    let tidy = std::fs::read_to_string(w.path("ferry.toml")).unwrap();
+    assert_eq!(tidy, TIDY);
+    let parsed = |t: &str| toml::from_str::<toml::Value>(t).unwrap();
+    assert_eq!(parsed(&tidy), parsed(MESSY));
+    // Canonical is a fixed point, and ferry reads it as it read the original.
+    w.ferry(&["fmt", "--check", "ferry.toml"]).expect(0);
+    w.ferry(&["validate"]).expect(0);
+    // Not TOML: the error names the place.
+    w.write("bad.toml", "[project\nname = 1\n");
+    let run = w.ferry(&["fmt", "bad.toml"]).expect(1);
+    assert!(run.stderr.contains("bad.toml"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 1, column 9"), "{}", run.stderr);
+}

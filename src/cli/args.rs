@@ -129,6 +129,14 @@ pub enum Command {
     },
     /// Print the JSON Schema of the declarations, for editors: `ferry schema > ferry.schema.json`
     Schema,
+    /// Rewrite declaration files in the canonical layout (comments kept, meaning unchanged)
+    Fmt {
+        /// Change nothing: name the files that would change and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// A .toml file or a directory of them [default: -c, or the current directory]
+        path: Option<PathBuf>,
+    },
     // --- end eco ---
 }
 

@@ -177,6 +177,10 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => commands::completions::run(ctx, *shell),
         Command::Man => commands::man::run(ctx),
         Command::Schema => commands::schema::run(ctx),
+        Command::Fmt { check, path } => {
+            let path = path.as_deref().or(cli.config.as_deref());
+            commands::fmt::run(ctx, *check, path.unwrap_or(std::path::Path::new(".")))
+        }
         Command::Show { planfile, json } => {
             commands::show::run(&cli, ctx, *json, planfile.as_deref())
         } // --- end eco ---

@@ -6,6 +6,7 @@
 //! column, the offending snippet and a hint; all problems are collected before returning.
 
 mod diagnostics;
+pub mod format;
 mod profiles;
 mod raw;
 mod validate;
@@ -139,7 +140,7 @@ fn finish(sources: Vec<Source>, secrets_required: bool) -> Result<Declarations, 
 /// The `*.toml` files of a directory, sorted. A `*.toml` entry that is not a readable regular
 /// file (a dangling or looping symlink, a directory) is an error naming it: skipping it would
 /// make the plan delete everything it used to declare.
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let read_error = |source| LoadError::Read {
         path: dir.to_path_buf(),
         source,

@@ -8,6 +8,7 @@ pub mod check;
 pub mod completions;
 pub mod destroy;
 mod execute;
+pub mod fmt;
 pub mod force_unlock;
 pub mod graph;
 pub mod import;
