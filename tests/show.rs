@@ -1,9 +1,10 @@
-//! `ferry show` through the real binary: a saved plan printed exactly as `plan` printed it, and
-//! the state's resources, with moto stopped (no AWS call could succeed).
+//! `ferry show` and `ferry graph` through the real binary: a saved plan printed exactly as `plan`
+//! printed it and the state's resources, with moto stopped (no AWS call could succeed); the
+//! whole estate as DOT and Mermaid.
 
 mod support;
 
-use support::{PROD, function, hello_applied, hello_declarations};
+use support::{PROD, STAGING, function, hello_applied, hello_declarations};
 
 #[test]
 fn show_prints_a_saved_plan_as_plan_did_and_the_state_without_aws() {
@@ -83,4 +84,58 @@ fn show_prints_a_saved_plan_as_plan_did_and_the_state_without_aws() {
         function["values"]["config"]["environment"],
         serde_json::json!({ "DB_PASSWORD": "(sensitive value)", "MODE": "a" })
     );
+}
+
+#[test]
+fn graph_draws_the_whole_estate_by_account_and_region_with_pending_changes_marked() {
+    let w = hello_applied("graph", &[PROD, STAGING]);
+    // Converged: every resource is drawn, none marked, in its account's cluster.
+    let dot = w.ferry(&["graph"]).expect(0).stdout;
+    for node in [
+        "\"repository.hello\" [label = \"repository.hello\", color = black];",
+        "\"repository_policy.hello\" [label = \"repository_policy.hello\", color = black];",
+        "\"function.api-prod\" [label = \"function.api-prod\", color = black];",
+        "label = \"registry (111111111111) us-east-1\";",
+        "label = \"prod (222222222222) us-east-1\";",
+        "\"repository.hello\" -> \"repository_policy.hello\" [style = dashed];",
+        "\"repository_policy.hello\" -> \"function.api-prod\" [style = dashed];",
+    ] {
+        assert!(dot.contains(node), "{node} in\n{dot}");
+    }
+    // A new function in another account: it and the policy it needs are marked.
+    w.write(
+        "ferry.toml",
+        &format!(
+            "{}{}{}",
+            hello_declarations("graph"),
+            function("api-prod", "prod", PROD, "hello", "LambdaRole"),
+            function("api-staging", "staging", STAGING, "hello", "LambdaRole")
+        ),
+    );
+    let mermaid = w.ferry(&["graph", "--format", "mermaid"]).expect(0).stdout;
+    insta::assert_snapshot!("graph_mermaid", mermaid);
+    let dot = w.ferry(&["graph"]).expect(0).stdout;
+    assert!(
+        dot.contains("\"repository_policy.hello\" -> \"function.api-staging\";"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains(
+            "\"function.api-staging\" [label = \"+ function.api-staging\", color = green];"
+        ),
+        "{dot}"
+    );
+    // Graphviz (when installed) reads it.
+    w.write("estate.dot", &dot);
+    if let Ok(out) = std::process::Command::new("dot")
+        .args(["-Tsvg", "-o", "/dev/null"])
+        .arg(w.path("estate.dot"))
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -100,8 +100,13 @@ pub enum Command {
         /// Repository key (or ECR name)
         repository: String,
     },
-    /// The plan's dependency graph as Graphviz DOT
-    Graph,
+    /// The whole estate (declared and in state) by account and region, pending changes marked,
+    /// as Graphviz DOT or Mermaid
+    Graph {
+        /// dot (Graphviz) or mermaid (GitHub renders it in a pull-request comment)
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Read and edit the state
     #[command(subcommand)]
     State(StateCommand),
@@ -138,6 +143,13 @@ pub enum Command {
         path: Option<PathBuf>,
     },
     // --- end eco ---
+}
+
+/// The output of `ferry graph`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Subcommand, Debug)]

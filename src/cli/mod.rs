@@ -170,7 +170,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         Command::Import { address, id } => commands::import::run(&cli, ctx, address, id).await,
         Command::Check { json } => commands::check::run(&cli, ctx, *json).await,
         Command::Policy { repository } => commands::policy::run(&cli, ctx, repository),
-        Command::Graph => commands::graph::run(&cli, ctx).await,
+        Command::Graph { format } => commands::graph::run(&cli, ctx, *format).await,
         Command::State(command) => commands::state::run(&cli, command, ctx),
         Command::ForceUnlock { lock_id } => commands::force_unlock::run(&cli, ctx, lock_id),
         // --- eco (issue 15) ---
