@@ -128,3 +128,38 @@ fn layout_value(value: &mut Value) {
     decor.set_prefix(" ");
     decor.set_suffix(suffix);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::format;
+
+    #[test]
+    fn canonical_text_is_a_fixed_point_and_ends_with_one_line_break() {
+        for text in [
+            "[project]\nname = \"x\"\n",
+            "[project]\nname = \"x\"",
+            "\n\n[project]\nname = \"x\"\n\n\n",
+            "[project]\nname = \"x\"\n# last words",
+        ] {
+            let once = format(text).unwrap();
+            assert!(once.ends_with('\n') && !once.ends_with("\n\n"), "{once:?}");
+            assert_eq!(format(&once).unwrap(), once, "{text:?}");
+        }
+        assert_eq!(
+            format("[project]\nname = \"x\"\n# last words").unwrap(),
+            "[project]\nname = \"x\"\n\n# last words\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_strings_and_commented_arrays_are_left_as_written() {
+        let text = "[r]\ns = '''\n  keep   this  \n'''\na = [\n  1, # one\n    2,\n]\n";
+        assert_eq!(format(text).unwrap(), text);
+    }
+
+    #[test]
+    fn not_toml_is_an_error_with_its_place() {
+        let e = format("[project\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+}

@@ -176,3 +176,43 @@ fn identity(address: &Address, target: &Target, name: &str) -> Value {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_terraform_s_list_and_sensitive_values_are_marked() {
+        let lists: Vec<_> = [
+            Action::Create,
+            Action::Update,
+            Action::Replace,
+            Action::Delete,
+            Action::Adopt,
+            Action::Move,
+        ]
+        .into_iter()
+        .map(terraform_actions)
+        .collect();
+        assert_eq!(
+            lists,
+            [
+                &["create"][..],
+                &["update"],
+                &["delete", "create"],
+                &["delete"],
+                &["no-op"],
+                &["no-op"]
+            ]
+        );
+        let side = json!({ "environment": { "A": "(sensitive value)", "B": "b" } });
+        let keys = BTreeSet::from(["A".to_string(), "C".to_string()]);
+        assert_eq!(
+            sensitive_marks(Some(&side), &keys),
+            json!({ "environment": { "A": true } })
+        );
+        assert_eq!(sensitive_marks(None, &keys), json!(false));
+        assert_eq!(sensitive_marks(Some(&json!({})), &keys), json!({}));
+        assert_eq!(redacted_keys(&side), BTreeSet::from(["A".to_string()]));
+    }
+}
