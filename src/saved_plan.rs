@@ -133,34 +133,7 @@ pub fn load(
     state: &crate::state::Snapshot,
 ) -> Result<Plan, SavedPlanError> {
     let (lineage, serial) = (state.lineage.as_str(), state.serial);
-    let shown = path.display().to_string();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| SavedPlanError::Read {
-            path: shown.clone(),
-            message: e.to_string(),
-        })?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(SavedPlanError::Malformed {
-            path: shown,
-            problem: format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
-        });
-    }
-    // Nothing of the file is interpreted before its MAC is checked.
-    let body = verified_body(&bytes, &state.secret_key).ok_or(SavedPlanError::Tampered {
-        path: shown.clone(),
-    })?;
-    let saved: SavedPlan = serde_json::from_slice(body).map_err(|_| SavedPlanError::Format {
-        path: shown.clone(),
-    })?;
-    check_structure(&saved.plan).map_err(|problem| SavedPlanError::Malformed {
-        path: shown.clone(),
-        problem,
-    })?;
-    if saved.format != FORMAT || saved.format_version != FORMAT_VERSION {
-        return Err(SavedPlanError::Format { path: shown });
-    }
+    let saved = read_verified(path, &state.secret_key)?;
     if saved.declarations_digest != declarations_digest(sources) {
         return Err(SavedPlanError::DeclarationsChanged);
     }
@@ -192,6 +165,83 @@ pub fn load(
         }
     })?;
     Ok(plan)
+}
+
+/// Reads a saved plan for display (`ferry show FILE`): its MAC under the state's key, format and
+/// structure are checked as `load` checks them, but not whether it still applies. Sensitive
+/// values stay keyed hashes, which the renderers never show.
+pub fn read(path: &Path, secret_key: &[u8]) -> Result<Plan, SavedPlanError> {
+    let mut plan = read_verified(path, secret_key)?.plan;
+    for step in &mut plan.steps {
+        unsaved_as_planned(step);
+    }
+    Ok(plan)
+}
+
+/// The file does not hold the secrets a step only read (its `before`): each stands there as
+/// [`UNSAVED`], which would render as changed. The plan's changes say which did change; for
+/// display, every other one takes the value of its `after`, so the plan reads as it did.
+fn unsaved_as_planned(step: &mut crate::planner::Step) {
+    let changed: BTreeSet<String> = step
+        .changes
+        .iter()
+        .filter(|c| c.attribute == "environment")
+        .filter_map(|c| c.after.as_ref()?.as_object())
+        .flatten()
+        .filter(|(_, v)| v.as_str() == Some("(sensitive value changed)"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let (before, after) = match &mut step.operation {
+        Operation::UpdateFunction { before, after } => (before, &*after),
+        Operation::Replace { delete, create, .. } => match (&mut **delete, &**create) {
+            (Operation::DeleteFunction { before, .. }, Operation::CreateFunction { config }) => {
+                (before, config)
+            }
+            _ => return,
+        },
+        _ => return,
+    };
+    for (k, v) in before.environment.iter_mut() {
+        if v == UNSAVED
+            && !changed.contains(k)
+            && let Some(now) = after.environment.get(k)
+        {
+            v.clone_from(now);
+        }
+    }
+}
+
+/// The file's saved plan, once its MAC, format and structure are checked.
+fn read_verified(path: &Path, secret_key: &[u8]) -> Result<SavedPlan, SavedPlanError> {
+    let shown = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| SavedPlanError::Read {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(SavedPlanError::Malformed {
+            path: shown,
+            problem: format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
+        });
+    }
+    // Nothing of the file is interpreted before its MAC is checked.
+    let body = verified_body(&bytes, secret_key).ok_or(SavedPlanError::Tampered {
+        path: shown.clone(),
+    })?;
+    let saved: SavedPlan = serde_json::from_slice(body).map_err(|_| SavedPlanError::Format {
+        path: shown.clone(),
+    })?;
+    check_structure(&saved.plan).map_err(|problem| SavedPlanError::Malformed {
+        path: shown.clone(),
+        problem,
+    })?;
+    if saved.format != FORMAT || saved.format_version != FORMAT_VERSION {
+        return Err(SavedPlanError::Format { path: shown });
+    }
+    Ok(saved)
 }
 
 fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {

@@ -505,7 +505,7 @@ fn json_plans_follow_the_documented_schema() {
             )
         });
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["format_version"], "1.1");
+    assert_eq!(v["format_version"], "1.2");
     assert_eq!(v["summary"], json!({"add": 1, "change": 2, "destroy": 1}));
     let drift = v["resource_drift"].as_array().unwrap();
     assert_eq!(drift.len(), 1);

@@ -100,8 +100,13 @@ pub enum Command {
         /// Repository key (or ECR name)
         repository: String,
     },
-    /// The plan's dependency graph as Graphviz DOT
-    Graph,
+    /// The whole estate (declared and in state) by account and region, pending changes marked,
+    /// as Graphviz DOT or Mermaid
+    Graph {
+        /// dot (Graphviz) or mermaid (GitHub renders it in a pull-request comment)
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Read and edit the state
     #[command(subcommand)]
     State(StateCommand),
@@ -118,7 +123,33 @@ pub enum Command {
     },
     /// Print the man page (roff): `ferry man > ferry.1 && man ./ferry.1`
     Man,
+    /// Print a saved plan as `plan` does, or (without a file) every resource the state holds;
+    /// no AWS calls
+    Show {
+        /// A plan saved with `ferry plan --out FILE`
+        planfile: Option<PathBuf>,
+        /// Print JSON (a plan in docs/plan.schema.json's format) instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the declarations, for editors: `ferry schema > ferry.schema.json`
+    Schema,
+    /// Rewrite declaration files in the canonical layout (comments kept, meaning unchanged)
+    Fmt {
+        /// Change nothing: name the files that would change and exit 1 if there are any
+        #[arg(long)]
+        check: bool,
+        /// A .toml file or a directory of them [default: -c, or the current directory]
+        path: Option<PathBuf>,
+    },
     // --- end eco ---
+}
+
+/// The output of `ferry graph`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
 }
 
 #[derive(Subcommand, Debug)]

@@ -170,12 +170,19 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
         Command::Import { address, id } => commands::import::run(&cli, ctx, address, id).await,
         Command::Check { json } => commands::check::run(&cli, ctx, *json).await,
         Command::Policy { repository } => commands::policy::run(&cli, ctx, repository),
-        Command::Graph => commands::graph::run(&cli, ctx).await,
+        Command::Graph { format } => commands::graph::run(&cli, ctx, *format).await,
         Command::State(command) => commands::state::run(&cli, command, ctx),
         Command::ForceUnlock { lock_id } => commands::force_unlock::run(&cli, ctx, lock_id),
         // --- eco (issue 15) ---
         Command::Completions { shell } => commands::completions::run(ctx, *shell),
         Command::Man => commands::man::run(ctx),
-        // --- end eco ---
+        Command::Schema => commands::schema::run(ctx),
+        Command::Fmt { check, path } => {
+            let path = path.as_deref().or(cli.config.as_deref());
+            commands::fmt::run(ctx, *check, path.unwrap_or(std::path::Path::new(".")))
+        }
+        Command::Show { planfile, json } => {
+            commands::show::run(&cli, ctx, *json, planfile.as_deref())
+        } // --- end eco ---
     }
 }

@@ -6,6 +6,7 @@
 //! column, the offending snippet and a hint; all problems are collected before returning.
 
 mod diagnostics;
+pub mod format;
 mod profiles;
 mod raw;
 mod validate;
@@ -154,7 +155,7 @@ pub fn with_discovery(
 /// The `*.toml` files of a directory, sorted. A `*.toml` entry that is not a readable regular
 /// file (a dangling or looping symlink, a directory) is an error naming it: skipping it would
 /// make the plan delete everything it used to declare.
-fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let read_error = |source| LoadError::Read {
         path: dir.to_path_buf(),
         source,
@@ -520,5 +521,49 @@ fn merge_table<T>(
                 value,
             },
         );
+    }
+}
+
+/// The JSON Schema of a declarations file, derived from the serde types that parse it
+/// (`ferry schema`), so that it cannot say other than the parser does.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::File);
+    schema.insert(
+        "$id".into(),
+        "https://ferry.invalid/schemas/declarations".into(),
+    );
+    schema.insert("title".into(), "ferry declarations (*.toml)".into());
+    let mut schema = schema.to_value();
+    without_null(&mut schema);
+    schema
+}
+
+/// TOML has no null: an optional key is one that may be absent, so schemars' "or null" goes.
+fn without_null(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let null = serde_json::json!({ "type": "null" });
+    if let Some(object) = schema.as_object_mut() {
+        if let Some(Value::Array(types)) = object.get_mut("type") {
+            types.retain(|t| t != "null");
+            if let [only] = types.as_slice() {
+                let only = only.clone();
+                object.insert("type".into(), only);
+            }
+        }
+        if let Some(Value::Array(any)) = object.get("anyOf")
+            && let [one, other] = any.as_slice()
+            && *other == null
+        {
+            let one = one.clone();
+            object.remove("anyOf");
+            if let Value::Object(inner) = one {
+                object.extend(inner);
+            }
+        }
+    }
+    match schema {
+        Value::Object(object) => object.values_mut().for_each(without_null),
+        Value::Array(items) => items.iter_mut().for_each(without_null),
+        _ => {}
     }
 }

@@ -80,6 +80,8 @@ pub(super) fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) ->
                 address: address.clone(),
                 deleted: !live_exists,
                 changes,
+                target: Some(record.target().clone()),
+                name: record.identity().3.to_string(),
             });
         }
     }

@@ -144,6 +144,11 @@ pub struct Drift {
     pub deleted: bool,
     /// Last applied (before) against live (after); sensitive values redacted.
     pub changes: Vec<Change>,
+    /// Where the resource lives and its AWS name, as state records them (plan JSON's identity).
+    #[serde(default)]
+    pub target: Option<Target>,
+    #[serde(default)]
+    pub name: String,
 }
 
 /// A reason the plan cannot be applied, with how to fix it.

@@ -1,34 +1,55 @@
-//! The plan's steps and their dependencies as Graphviz DOT (`ferry graph`).
+//! The estate as Graphviz DOT (`ferry graph`): one cluster per account and region, pending
+//! changes coloured and labelled with their action, the plan's ordering as solid edges and the
+//! estate's other dependencies dashed.
 
-use crate::planner::{self, Plan};
+use super::estate::{Estate, label, location_label};
+use crate::planner::Action;
 
-/// The plan's steps and their dependencies as Graphviz DOT.
-pub fn graph_dot(plan: &Plan) -> String {
+/// The estate as Graphviz DOT.
+pub fn graph_dot(estate: &Estate) -> String {
     let mut out = String::from("digraph ferry {\n  rankdir = LR;\n  node [shape = box];\n");
-    for s in &plan.steps {
-        let color = match s.action {
-            planner::Action::Create => "green",
-            planner::Action::Update => "orange",
-            planner::Action::Replace => "purple",
-            planner::Action::Delete => "red",
-            planner::Action::Adopt => "blue",
-            planner::Action::Move => "gray",
-        };
+    for (i, (location, nodes)) in estate.by_location().into_iter().enumerate() {
         out.push_str(&format!(
-            "  \"{}\" [label = \"{} {}\", color = {color}];\n",
-            s.address,
-            s.action.symbol(),
-            s.address
+            "  subgraph cluster_{i} {{\n    label = \"{}\";\n",
+            quoted(&location_label(location))
         ));
-    }
-    for s in &plan.steps {
-        for d in &s.depends_on {
+        for node in nodes {
+            let color = match node.pending {
+                Some(Action::Create) => "green",
+                Some(Action::Update) => "orange",
+                Some(Action::Replace) => "purple",
+                Some(Action::Delete) => "red",
+                Some(Action::Adopt) => "blue",
+                Some(Action::Move) => "gray",
+                None => "black",
+            };
             out.push_str(&format!(
-                "  \"{}\" -> \"{}\";\n",
-                plan.steps[*d].address, s.address
+                "    \"{}\" [label = \"{}\", color = {color}];\n",
+                quoted(&node.address.to_string()),
+                quoted(&label(node))
             ));
         }
+        out.push_str("  }\n");
+    }
+    for (from, to) in &estate.plan_edges {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\";\n",
+            quoted(&from.to_string()),
+            quoted(&to.to_string())
+        ));
+    }
+    for (from, to) in &estate.estate_edges {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [style = dashed];\n",
+            quoted(&from.to_string()),
+            quoted(&to.to_string())
+        ));
     }
     out.push_str("}\n");
     out
+}
+
+/// Text inside a DOT string.
+fn quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
 }

@@ -1,6 +1,7 @@
 //! Stage: render. Turns a [`Plan`](crate::planner::Plan) (and `ferry check`'s verdicts) into
 //! what a user reads: Terraform-like text ([`text`]), JSON for pipelines ([`json`]), a
-//! pull-request comment ([`markdown`]), Graphviz DOT ([`dot`]) and the preflight report
+//! pull-request comment ([`markdown`]), the estate ([`estate`]) as Graphviz DOT ([`dot`]) and
+//! Mermaid ([`mermaid`]), and the preflight report
 //! ([`check`]).
 //!
 //! Pure string building; the caller decides where it goes (data to stdout) and whether colour
@@ -9,13 +10,17 @@
 
 pub mod check;
 pub mod dot;
+pub mod estate;
 pub mod json;
 pub mod markdown;
+pub mod mermaid;
 pub mod text;
 
 pub use dot::graph_dot;
+pub use estate::Estate;
 pub use json::{JSON_FORMAT_VERSION, plan_json};
 pub use markdown::{COMMENT_LIMIT, plan_markdown, plan_markdown_within};
+pub use mermaid::graph_mermaid;
 pub use text::{errors_text, plan_text, summary, warnings_text};
 
 use crate::planner::Action;

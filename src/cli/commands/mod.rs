@@ -8,12 +8,15 @@ pub mod check;
 pub mod completions;
 pub mod destroy;
 mod execute;
+pub mod fmt;
 pub mod force_unlock;
 pub mod graph;
 pub mod import;
 pub mod man;
 pub mod plan;
 pub mod policy;
+pub mod schema;
+pub mod show;
 pub mod state;
 pub mod validate;
 

@@ -2,6 +2,7 @@
 
 use crate::cli::output::{Printer, err, errln, out, outln};
 use crate::cloud::aws::AwsCloud;
+use crate::planner::Plan;
 use crate::state::StateStore;
 use crate::{render, saved_plan};
 use std::path::PathBuf;
@@ -25,24 +26,9 @@ pub async fn run(
     let state: &dyn StateStore = &*opened;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
-    let printed = if o.json {
-        outln!(
-            ctx,
-            "{}",
-            serde_json::to_string_pretty(&render::plan_json(&plan))?
-        )
-    } else if o.markdown {
-        out!(ctx, "{}", render::plan_markdown(&plan))
-    } else {
-        out!(ctx, "{}", render::plan_text(&plan, ctx.out))
-    };
-    // A reader that stopped early still hears of the plan's errors (on stderr).
-    err!("{}", render::warnings_text(&plan.warnings, ctx.err));
-    if !plan.errors.is_empty() {
-        err!("{}", render::errors_text(&plan.errors, ctx.err));
+    if !print(&plan, ctx, o.json, o.markdown)? {
         return Ok(ExitCode::FAILURE);
     }
-    printed?;
     if let Some(path) = o.out {
         saved_plan::save(
             path,
@@ -62,4 +48,28 @@ pub async fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints `plan` on stdout as JSON, markdown or text, and its warnings and errors on stderr;
+/// false when it has errors. `ferry show FILE` prints a saved plan through it too.
+pub(super) fn print(plan: &Plan, ctx: Printer, json: bool, markdown: bool) -> anyhow::Result<bool> {
+    let printed = if json {
+        outln!(
+            ctx,
+            "{}",
+            serde_json::to_string_pretty(&render::plan_json(plan))?
+        )
+    } else if markdown {
+        out!(ctx, "{}", render::plan_markdown(plan))
+    } else {
+        out!(ctx, "{}", render::plan_text(plan, ctx.out))
+    };
+    // A reader that stopped early still hears of the plan's errors (on stderr).
+    err!("{}", render::warnings_text(&plan.warnings, ctx.err));
+    if !plan.errors.is_empty() {
+        err!("{}", render::errors_text(&plan.errors, ctx.err));
+        return Ok(false);
+    }
+    printed?;
+    Ok(true)
 }
