@@ -131,7 +131,20 @@ impl S3State {
         mode: Mode,
     ) -> Result<(SledState, Option<String>), StateError> {
         let shown = dir.display().to_string();
-        let key = shared_key(remote, (mode == Mode::Migrate).then(|| existing_key(dir)).flatten())?;
+        let object = remote.get(Part::State)?;
+        let key = match (mode, &object, existing_key(dir)) {
+            (Mode::Migrate, Some(_), _) => return Err(not_fresh(remote)),
+            // Nothing was hashed with a shared key yet (there is no state, and this process
+            // holds the lock): the migrated records' own key becomes it.
+            (Mode::Migrate, None, Some(key)) => {
+                match remote.put(Part::Secret, key.clone(), None) {
+                    Ok(_) => key,
+                    Err(PutError::Failed(e)) => return Err(e),
+                    Err(PutError::Refused) => unreachable!("an unconditional write is never refused"),
+                }
+            }
+            _ => shared_key(remote)?,
+        };
         let local = SledState::open_keyed(dir, operation, Some(key))?;
         let mine = local.snapshot()?;
         let journal = match remote.get(Part::Journal)? {
@@ -143,7 +156,7 @@ impl S3State {
             })?,
             None => Vec::new(),
         };
-        let Some(object) = remote.get(Part::State)? else {
+        let Some(object) = object else {
             return match (mode, mine.resources.is_empty()) {
                 (Mode::Open, true) => {
                     local.journal_replace(&journal)?;
@@ -174,9 +187,6 @@ impl S3State {
                 }
             };
         };
-        if mode == Mode::Migrate {
-            return Err(not_fresh(remote));
-        }
         let doc = StateDocument::parse(&object.body, &remote.url(Part::State))?;
         if doc.lineage != mine.lineage && !mine.resources.is_empty() {
             return Err(StateError::Open {
@@ -245,9 +255,9 @@ fn put_journal(remote: &Remote, journal: &[JournalEntry]) -> Result<(), StateErr
     }
 }
 
-/// The key sensitive values are hashed with: `KEY.secret`, made once (`If-None-Match: *`) from
-/// `first` (a migrated state's key) or at random; a racing creator's key wins.
-fn shared_key(remote: &Remote, first: Option<Vec<u8>>) -> Result<Vec<u8>, StateError> {
+/// The key sensitive values are hashed with: `KEY.secret`, made once at random
+/// (`If-None-Match: *`); a racing creator's key wins.
+fn shared_key(remote: &Remote) -> Result<Vec<u8>, StateError> {
     let damaged = || StateError::Corrupt {
         dir: remote.url(Part::Secret),
         message: "the secret key is not 32 bytes; restore it (changed sensitive values then show as changed once)".into(),
@@ -256,10 +266,7 @@ fn shared_key(remote: &Remote, first: Option<Vec<u8>>) -> Result<Vec<u8>, StateE
         if let Some(o) = remote.get(Part::Secret)? {
             return if o.body.len() == 32 { Ok(o.body) } else { Err(damaged()) };
         }
-        let key = match &first {
-            Some(k) => k.clone(),
-            None => random_key().map_err(|e| StateError::Write(e.to_string()))?,
-        };
+        let key = random_key().map_err(|e| StateError::Write(e.to_string()))?;
         match remote.put(Part::Secret, key.clone(), Some(Condition::Absent)) {
             Ok(_) => return Ok(key),
             Err(PutError::Refused) => continue,
