@@ -82,7 +82,14 @@ pub fn open_state(
     operation: &str,
     lock_timeout: Duration,
 ) -> Result<Box<dyn StateStore>, StateError> {
-    open_state_for(dir, backend, accounts, operation, lock_timeout, S3Mode::Open)
+    open_state_for(
+        dir,
+        backend,
+        accounts,
+        operation,
+        lock_timeout,
+        S3Mode::Open,
+    )
 }
 
 /// [`open_state`], with what an S3 key that holds no state means (`state migrate` fills it).
@@ -107,10 +114,8 @@ pub fn open_state_for(
             }
         }
         // The working copy lives in `dir`; the S3 store waits for the lock itself.
-        StateBackend::S3(s3) => {
-            S3State::open(dir, s3, accounts, operation, lock_timeout, mode)
-                .map(|s| Box::new(s) as Box<dyn StateStore>)
-        }
+        StateBackend::S3(s3) => S3State::open(dir, s3, accounts, operation, lock_timeout, mode)
+            .map(|s| Box::new(s) as Box<dyn StateStore>),
     }
 }
 

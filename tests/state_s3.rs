@@ -22,10 +22,12 @@ fn applied() -> World {
     let full = support::hello_declarations("shared");
     let repo_only = full.replace("[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n", "");
     w.write("ferry.toml", &format!("{repo_only}{}", s3::state_table()));
-    w.ferry(&["apply", "--auto-approve", "--state", "a"]).expect(0);
+    w.ferry(&["apply", "--auto-approve", "--state", "a"])
+        .expect(0);
     w.admin("push", support::REGISTRY, &["hello", "01", "v1"]);
     w.write("ferry.toml", &prod_declarations());
-    w.ferry(&["apply", "--auto-approve", "--state", "a"]).expect(0);
+    w.ferry(&["apply", "--auto-approve", "--state", "a"])
+        .expect(0);
     w
 }
 
@@ -76,7 +78,11 @@ fn the_state_lives_in_s3_with_its_secret_key_beside_it_and_a_lost_working_copy_c
     let addresses: Vec<&String> = doc["resources"].as_object().unwrap().keys().collect();
     assert_eq!(
         addresses,
-        vec!["repository.hello", "repository_policy.hello", "function.api-prod"]
+        vec![
+            "repository.hello",
+            "repository_policy.hello",
+            "function.api-prod"
+        ]
     );
     // The HMAC key is its own object, made once, never inside the state object.
     let secret = s3::object(&w, ".secret");
@@ -110,13 +116,14 @@ fn a_second_process_is_refused_naming_the_holder_or_waits_and_sees_the_first_one
     // Another working directory is refused at once, naming the holder.
     let refused = w.ferry(&["plan", "--state", "b"]).expect(1);
     assert!(
-        refused.stderr.contains("is in use by another ferry process")
+        refused
+            .stderr
+            .contains("is in use by another ferry process")
             && refused.stderr.contains(&format!("pid {pid}"))
             && refused.stderr.contains("running `ferry apply`")
-            && refused.stderr.contains(&format!(
-                "lock id {}",
-                record["lock_id"].as_str().unwrap()
-            )),
+            && refused
+                .stderr
+                .contains(&format!("lock id {}", record["lock_id"].as_str().unwrap())),
         "{}",
         refused.stderr
     );
@@ -137,11 +144,7 @@ fn a_second_process_is_refused_naming_the_holder_or_waits_and_sees_the_first_one
     std::thread::sleep(std::time::Duration::from_secs(2));
     w.admin("role", STAGING, &["LambdaRole"]);
     let status = first.wait().expect("wait for the apply");
-    assert!(
-        status.success(),
-        "{}",
-        support::read(&w.path("apply.err"))
-    );
+    assert!(status.success(), "{}", support::read(&w.path("apply.err")));
     let out = waiting.wait_with_output().expect("wait for the plan");
     assert_eq!(
         out.status.code(),
@@ -166,7 +169,11 @@ fn an_unlock_with_a_stale_etag_is_refused_and_force_unlock_breaks_a_dead_lock() 
         "lock_id": "feedfacecafe", "pid": 4242, "user": "ci", "host": "runner-7",
         "operation": "apply", "started": 1
     });
-    s3::admin(&w, "put", &[&format!("{}.lock", s3::KEY), &other.to_string()]);
+    s3::admin(
+        &w,
+        "put",
+        &[&format!("{}.lock", s3::KEY), &other.to_string()],
+    );
     w.admin("role", STAGING, &["LambdaRole"]);
     assert!(first.wait().expect("wait for the apply").success());
     let err = support::read(&w.path("apply.err"));
@@ -180,7 +187,11 @@ fn an_unlock_with_a_stale_etag_is_refused_and_force_unlock_breaks_a_dead_lock() 
     assert!(refused.stderr.contains("runner-7"), "{}", refused.stderr);
     // force-unlock reads [project.state] too: a wrong id is refused, the right one breaks it.
     let wrong = w.ferry(&["force-unlock", "0123456789ab"]).expect(1);
-    assert!(wrong.stderr.contains("no lock has the id"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("no lock has the id"),
+        "{}",
+        wrong.stderr
+    );
     let broken = w.ferry(&["force-unlock", "feedfacecafe"]).expect(0);
     assert!(broken.stdout.contains("feedfacecafe"), "{}", broken.stdout);
     assert_eq!(s3::lock_record(&w), None);
@@ -200,7 +211,9 @@ fn a_push_of_an_older_serial_or_another_lineage_is_refused_without_force() {
         .expect(0);
     let newer = s3::state_document(&w);
     assert!(newer["serial"].as_u64() > old_doc["serial"].as_u64());
-    let refused = w.ferry(&["state", "push", "old.json", "--state", "a"]).expect(1);
+    let refused = w
+        .ferry(&["state", "push", "old.json", "--state", "a"])
+        .expect(1);
     assert!(
         refused.stderr.contains("older than the state's"),
         "{}",
@@ -212,7 +225,11 @@ fn a_push_of_an_older_serial_or_another_lineage_is_refused_without_force() {
     other["serial"] = json!(1000);
     w.write("other.json", &other.to_string());
     let refused = w.ferry(&["state", "push", "other.json"]).expect(1);
-    assert!(refused.stderr.contains("another state"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("another state"),
+        "{}",
+        refused.stderr
+    );
     // --force pushes the old records back, under a serial above the current one.
     w.ferry(&["state", "push", "old.json", "--force", "--state", "c"])
         .expect(0);
@@ -234,7 +251,10 @@ fn a_kill_mid_apply_in_one_working_directory_is_recovered_from_another() {
     // The killed run's journal reached S3: its call in flight is readable elsewhere.
     let journal = s3::object(&w, ".journal");
     assert!(
-        journal["body"].as_str().unwrap().contains("function.api-staging"),
+        journal["body"]
+            .as_str()
+            .unwrap()
+            .contains("function.api-staging"),
         "{journal}"
     );
     w.admin("role", STAGING, &["LambdaRole"]);
@@ -252,7 +272,8 @@ fn a_kill_mid_apply_in_one_working_directory_is_recovered_from_another() {
         "{}",
         plan.stderr
     );
-    w.ferry(&["apply", "--auto-approve", "--state", "b"]).expect(0);
+    w.ferry(&["apply", "--auto-approve", "--state", "b"])
+        .expect(0);
     w.ferry(&["plan", "--detailed-exitcode", "--state", "c"])
         .expect(0);
     let staging = w.admin("functions", STAGING, &[]);
@@ -276,22 +297,91 @@ fn a_local_state_migrates_into_a_fresh_key_only() {
     let key = std::fs::read(w.path("state/secret.key")).unwrap();
     // Without declaring S3, there is nowhere to migrate to.
     let refused = w.ferry(&["state", "migrate", "--to", "s3"]).expect(1);
-    assert!(refused.stderr.contains("does not declare an S3 backend"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("does not declare an S3 backend"),
+        "{}",
+        refused.stderr
+    );
     w.write("ferry.toml", &format!("{repo_only}{}", s3::state_table()));
     // A working copy with records and no state in S3 is never silently dropped or uploaded.
     let refused = w.ferry(&["plan"]).expect(1);
-    assert!(refused.stderr.contains("state migrate --to s3"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("state migrate --to s3"),
+        "{}",
+        refused.stderr
+    );
     let moved = w.ferry(&["state", "migrate", "--to", "s3"]).expect(0);
-    assert!(moved.stdout.contains("Moved 1 record ("), "{}", moved.stdout);
+    assert!(
+        moved.stdout.contains("Moved 1 record ("),
+        "{}",
+        moved.stdout
+    );
     let doc = s3::state_document(&w);
     assert_eq!(doc["lineage"], local["lineage"]);
     assert_eq!(doc["resources"], local["resources"]);
     // The local key went along, so recorded hashes stay valid.
-    let shared = s3::object(&w, ".secret")["body"].as_str().unwrap().chars().map(|c| c as u8).collect::<Vec<u8>>();
+    let shared = s3::object(&w, ".secret")["body"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .map(|c| c as u8)
+        .collect::<Vec<u8>>();
     assert_eq!(shared, key);
     w.ferry(&["plan", "--detailed-exitcode", "--state", "elsewhere"])
         .expect(0);
     // A key that holds a state is never migrated into.
     let again = w.ferry(&["state", "migrate", "--to", "s3"]).expect(1);
-    assert!(again.stderr.contains("a state is already there"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("a state is already there"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn a_writer_never_overwrites_a_state_written_after_it_read_it() {
+    let w = applied();
+    let mut first = hanging_apply(&w);
+    // Another writer (which forced the lock) writes a newer state while the apply runs.
+    let mut newer = s3::state_document(&w);
+    newer["serial"] = json!(newer["serial"].as_u64().unwrap() + 10);
+    s3::admin(&w, "put", &[s3::KEY, &newer.to_string()]);
+    w.admin("role", STAGING, &["LambdaRole"]);
+    let status = first.wait().expect("wait for the apply");
+    let err = support::read(&w.path("apply.err"));
+    assert!(!status.success(), "{err}");
+    assert!(
+        err.contains("the state changed since this run read it"),
+        "{err}"
+    );
+    // The newer state is still there, untouched.
+    assert_eq!(s3::state_document(&w), newer);
+}
+
+#[test]
+fn the_pipeline_demo_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new("bash")
+        .arg(support::repo_root().join("scripts/pipeline-demo.sh"))
+        .env("FERRY_BIN", env!("CARGO_BIN_EXE_ferry"))
+        .env("FERRY_DEMO_DIR", dir.path())
+        .output()
+        .expect("run scripts/pipeline-demo.sh");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for step in [
+        "merge #3: its saved plan was made before merge #2 changed the state, and is refused",
+        "the waiting runner planned after the lock was released",
+        "Pipeline demo complete.",
+    ] {
+        assert!(stdout.contains(step), "{stdout}\n{stderr}");
+    }
+    assert!(
+        stderr.contains("the state changed since the plan was saved")
+            && stderr.contains("is in use by another ferry process"),
+        "{stderr}"
+    );
 }

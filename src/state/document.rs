@@ -146,9 +146,21 @@ mod tests {
     fn a_push_is_refused_when_older_of_another_lineage_or_different_at_one_serial() {
         let current = state(5, "L", 2);
         let doc = |serial, lineage, n| StateDocument::of(&state(serial, lineage, n));
-        assert!(push_refusal(&current, &doc(4, "L", 2)).unwrap().contains("older"));
-        assert!(push_refusal(&current, &doc(9, "M", 2)).unwrap().contains("another state"));
-        assert!(push_refusal(&current, &doc(5, "L", 1)).unwrap().contains("other records"));
+        assert!(
+            push_refusal(&current, &doc(4, "L", 2))
+                .unwrap()
+                .contains("older")
+        );
+        assert!(
+            push_refusal(&current, &doc(9, "M", 2))
+                .unwrap()
+                .contains("another state")
+        );
+        assert!(
+            push_refusal(&current, &doc(5, "L", 1))
+                .unwrap()
+                .contains("other records")
+        );
         assert_eq!(push_refusal(&current, &doc(5, "L", 2)), None);
         assert_eq!(push_refusal(&current, &doc(6, "L", 1)), None);
         // A fresh state takes anything.

@@ -255,6 +255,7 @@ mod tests {
             host: "runner".into(),
             operation: "apply".into(),
             started: 0,
+            version: String::new(),
         };
         let state = MemoryState::default().held_by(other.clone());
         match state.lock("plan") {

@@ -63,7 +63,13 @@ fn open_state(
     operation: &str,
 ) -> anyhow::Result<Box<dyn StateStore>> {
     let d = &decls.desired;
-    open_state_for(cli, &d.project.state, &d.accounts, operation, session::S3Mode::Open)
+    open_state_for(
+        cli,
+        &d.project.state,
+        &d.accounts,
+        operation,
+        session::S3Mode::Open,
+    )
 }
 
 fn open_state_for(

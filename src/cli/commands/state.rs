@@ -73,12 +73,16 @@ pub fn run(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<Ex
             )?;
         }
         StateCommand::Pull => {
-            out!(ctx, "{}", String::from_utf8_lossy(&StateDocument::of(&snap).to_json()))?;
+            out!(
+                ctx,
+                "{}",
+                String::from_utf8_lossy(&StateDocument::of(&snap).to_json())
+            )?;
         }
         StateCommand::Push { file, force } => {
             let origin = file.display().to_string();
-            let bytes = std::fs::read(file)
-                .map_err(|e| anyhow::anyhow!("cannot read {origin}: {e}"))?;
+            let bytes =
+                std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {origin}: {e}"))?;
             let pushed = StateDocument::parse(&bytes, &origin)?;
             if let Some(why) = document::push_refusal(&snap, &pushed) {
                 if !force {
@@ -116,7 +120,13 @@ fn migrate(
             "the declarations' [project.state] does not declare an S3 backend\n  hint: add backend = \"s3\" with bucket, key and account to [project.state] first"
         );
     };
-    let state = super::open_state_for(cli, backend, accounts, "state migrate", session::S3Mode::Migrate)?;
+    let state = super::open_state_for(
+        cli,
+        backend,
+        accounts,
+        "state migrate",
+        session::S3Mode::Migrate,
+    )?;
     let snap = state.snapshot()?;
     outln!(
         ctx,

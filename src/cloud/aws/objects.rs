@@ -87,12 +87,16 @@ impl ObjectStore {
             Err(e) => return Err(errors::api("GetObject", &self.target, e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
-        let body = out.body.collect().await.map_err(|e| CloudError::Unreadable {
-            operation: "GetObject".into(),
-            account_id: self.target.account_id.clone(),
-            region: self.target.region.clone(),
-            what: format!("the body of {} was cut short: {e}", self.url(key)),
-        })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| CloudError::Unreadable {
+                operation: "GetObject".into(),
+                account_id: self.target.account_id.clone(),
+                region: self.target.region.clone(),
+                what: format!("the body of {} was cut short: {e}", self.url(key)),
+            })?;
         Ok(Some(Object {
             body: body.into_bytes().to_vec(),
             etag,

@@ -77,9 +77,7 @@ pub(super) fn check_state(
             }
             StateBackend::Local
         }
-        "s3" => {
-            check_s3(c, file, p, table, accounts).map_or(StateBackend::Local, StateBackend::S3)
-        }
+        "s3" => check_s3(c, file, p, table, accounts).map_or(StateBackend::Local, StateBackend::S3),
         other => {
             if let Some(b) = &t.backend {
                 c.at(

@@ -74,7 +74,11 @@ pub(super) fn rename(remote: &Remote, held: &Held, operation: &str) -> Result<He
         ..held.holder.clone()
     };
     let body = serde_json::to_vec(&holder).expect("a lock record serializes");
-    match remote.put(Part::Lock, body, Some(Condition::Matches(held.etag.clone()))) {
+    match remote.put(
+        Part::Lock,
+        body,
+        Some(Condition::Matches(held.etag.clone())),
+    ) {
         Ok(etag) => Ok(Held { holder, etag }),
         Err(PutError::Refused) => Err(lost(remote, held)),
         Err(PutError::Failed(e)) => Err(e),

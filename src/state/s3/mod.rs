@@ -54,10 +54,12 @@ fn connect(
     accounts: &BTreeMap<String, Account>,
 ) -> Result<Remote, StateError> {
     let at = format!("s3://{}/{}", backend.bucket, backend.key);
-    let account = accounts.get(&backend.account).ok_or_else(|| StateError::Open {
-        dir: at.clone(),
-        message: format!("the account `{}` is not declared", backend.account),
-    })?;
+    let account = accounts
+        .get(&backend.account)
+        .ok_or_else(|| StateError::Open {
+            dir: at.clone(),
+            message: format!("the account `{}` is not declared", backend.account),
+        })?;
     let target = Target {
         account: backend.account.clone(),
         account_id: account.id.clone(),
@@ -136,13 +138,11 @@ impl S3State {
             (Mode::Migrate, Some(_), _) => return Err(not_fresh(remote)),
             // Nothing was hashed with a shared key yet (there is no state, and this process
             // holds the lock): the migrated records' own key becomes it.
-            (Mode::Migrate, None, Some(key)) => {
-                match remote.put(Part::Secret, key.clone(), None) {
-                    Ok(_) => key,
-                    Err(PutError::Failed(e)) => return Err(e),
-                    Err(PutError::Refused) => unreachable!("an unconditional write is never refused"),
-                }
-            }
+            (Mode::Migrate, None, Some(key)) => match remote.put(Part::Secret, key.clone(), None) {
+                Ok(_) => key,
+                Err(PutError::Failed(e)) => return Err(e),
+                Err(PutError::Refused) => unreachable!("an unconditional write is never refused"),
+            },
             _ => shared_key(remote)?,
         };
         let local = SledState::open_keyed(dir, operation, Some(key))?;
@@ -258,13 +258,19 @@ fn put_journal(remote: &Remote, journal: &[JournalEntry]) -> Result<(), StateErr
 /// The key sensitive values are hashed with: `KEY.secret`, made once at random
 /// (`If-None-Match: *`); a racing creator's key wins.
 fn shared_key(remote: &Remote) -> Result<Vec<u8>, StateError> {
-    let damaged = || StateError::Corrupt {
+    let damaged = || {
+        StateError::Corrupt {
         dir: remote.url(Part::Secret),
         message: "the secret key is not 32 bytes; restore it (changed sensitive values then show as changed once)".into(),
+    }
     };
     for _ in 0..2 {
         if let Some(o) = remote.get(Part::Secret)? {
-            return if o.body.len() == 32 { Ok(o.body) } else { Err(damaged()) };
+            return if o.body.len() == 32 {
+                Ok(o.body)
+            } else {
+                Err(damaged())
+            };
         }
         let key = random_key().map_err(|e| StateError::Write(e.to_string()))?;
         match remote.put(Part::Secret, key.clone(), Some(Condition::Absent)) {

@@ -44,7 +44,10 @@ impl Remote {
         F: Future + Send,
         F::Output: Send,
     {
-        let runtime = self.runtime.as_ref().expect("the runtime lives as long as the remote");
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the runtime lives as long as the remote");
         std::thread::scope(|s| {
             s.spawn(|| runtime.block_on(f))
                 .join()
