@@ -158,9 +158,19 @@ impl S3State {
         };
         let Some(object) = object else {
             return match (mode, mine.resources.is_empty()) {
+                // The empty state is written at once, so that every runner shares its lineage
+                // (a plan saved on one is applied on another).
                 (Mode::Open, true) => {
                     local.journal_replace(&journal)?;
-                    Ok((local, None))
+                    let body = StateDocument::of(&mine).to_json();
+                    match remote.put(Part::State, body, Some(Condition::Absent)) {
+                        Ok(etag) => Ok((local, Some(etag))),
+                        Err(PutError::Refused) => Err(StateError::Remote {
+                            at: remote.url(Part::State),
+                            message: "a state appeared there while this process held the lock; run again".into(),
+                        }),
+                        Err(PutError::Failed(e)) => Err(e),
+                    }
                 }
                 (Mode::Open, false) => Err(StateError::Open {
                     dir: remote.url(Part::State),
