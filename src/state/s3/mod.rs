@@ -167,7 +167,9 @@ impl S3State {
                         Ok(etag) => Ok((local, Some(etag))),
                         Err(PutError::Refused) => Err(StateError::Remote {
                             at: remote.url(Part::State),
-                            message: "a state appeared there while this process held the lock; run again".into(),
+                            message:
+                                "a state appeared there while this process held the lock; run again"
+                                    .into(),
                         }),
                         Err(PutError::Failed(e)) => Err(e),
                     }
