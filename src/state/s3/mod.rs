@@ -44,6 +44,9 @@ pub struct S3State {
     /// The state object's ETag as this run last read or wrote it; `None`: there is none yet.
     etag: Mutex<Option<String>>,
     held: Mutex<Option<lock::Held>>,
+    /// Held while the journal is read and uploaded: steps run concurrently, and an upload that
+    /// read the journal earlier must never land after one that read it later.
+    journal_upload: Mutex<()>,
     stale_holder: Option<String>,
     dir: String,
 }
@@ -116,6 +119,7 @@ impl S3State {
                 remote,
                 etag: Mutex::new(etag),
                 held: Mutex::new(Some(held)),
+                journal_upload: Mutex::new(()),
                 stale_holder,
                 dir: dir.display().to_string(),
             }),
@@ -243,6 +247,10 @@ impl S3State {
     }
 
     fn sync_journal(&self) -> Result<(), StateError> {
+        let _one_at_a_time = self
+            .journal_upload
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         put_journal(&self.remote, &self.local.journal()?)
     }
 
