@@ -11,10 +11,12 @@
 use crate::cloud::{Cloud, CloudError};
 use crate::coverage;
 use crate::declarations::{self, Declarations, LoadError, Source};
-use crate::model::{Address, Desired, Purpose, Repository, StateBackend};
+use crate::model::{Account, Address, Desired, Purpose, Repository, StateBackend};
 use crate::planner::{self, Plan};
 use crate::policy::{self, PolicyError};
 use crate::refresh::{self, Observed};
+pub use crate::state::s3::Mode as S3Mode;
+use crate::state::s3::S3State;
 use crate::state::sled_store::SledState;
 use crate::state::{Interruption, Record, Snapshot, StateError, StateStore};
 use std::collections::BTreeMap;
@@ -69,14 +71,35 @@ pub fn load_for_destroy(config: Option<&Path>) -> Result<Declarations, LoadError
     }
 }
 
-/// Opens the state `[project.state]` names (`backend`; the local one lives in `dir`), waiting up
+/// Opens the state `[project.state]` names (`backend`, reached with the credentials of its
+/// account among `accounts`; the local one, or S3's working copy, lives in `dir`), waiting up
 /// to `lock_timeout` for another process to release its lock. A holder that ended without
 /// releasing it is left in [`StateStore::stale_holder`] for the caller to report.
 pub fn open_state(
     dir: &Path,
     backend: &StateBackend,
+    accounts: &BTreeMap<String, Account>,
     operation: &str,
     lock_timeout: Duration,
+) -> Result<Box<dyn StateStore>, StateError> {
+    open_state_for(
+        dir,
+        backend,
+        accounts,
+        operation,
+        lock_timeout,
+        S3Mode::Open,
+    )
+}
+
+/// [`open_state`], with what an S3 key that holds no state means (`state migrate` fills it).
+pub fn open_state_for(
+    dir: &Path,
+    backend: &StateBackend,
+    accounts: &BTreeMap<String, Account>,
+    operation: &str,
+    lock_timeout: Duration,
+    mode: S3Mode,
 ) -> Result<Box<dyn StateStore>, StateError> {
     match backend {
         StateBackend::Local => {
@@ -90,12 +113,9 @@ pub fn open_state(
                 }
             }
         }
-        // Validation refuses `backend = "s3"` until the backend exists; never fall back to the
-        // local directory for it.
-        StateBackend::S3(s3) => Err(StateError::Open {
-            dir: format!("s3://{}/{}", s3.bucket, s3.key),
-            message: "this ferry cannot use the s3 state backend yet".into(),
-        }),
+        // The working copy lives in `dir`; the S3 store waits for the lock itself.
+        StateBackend::S3(s3) => S3State::open(dir, s3, accounts, operation, lock_timeout, mode)
+            .map(|s| Box::new(s) as Box<dyn StateStore>),
     }
 }
 

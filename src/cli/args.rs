@@ -166,4 +166,27 @@ pub enum StateCommand {
         source: Address,
         destination: Address,
     },
+    /// Print the whole state as JSON (the document an S3 state keeps; no secret key)
+    Pull,
+    /// Replace the state with a JSON file from `state pull`; another lineage, an older serial,
+    /// or other records at the same serial are refused without --force
+    Push {
+        file: PathBuf,
+        /// Replace the state even so
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move the local state (`--state DIR`) into the S3 key `[project.state]` declares, which
+    /// must hold no state yet
+    Migrate {
+        /// The backend to move to
+        #[arg(long, value_enum)]
+        to: MigrateTarget,
+    },
+}
+
+/// Where `ferry state migrate` moves the state.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrateTarget {
+    S3,
 }

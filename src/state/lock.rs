@@ -23,6 +23,9 @@ pub struct LockHolder {
     pub operation: String,
     /// Unix time, in seconds.
     pub started: u64,
+    /// The holder's ferry version (records written before it was kept have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
 }
 
 impl LockHolder {
@@ -38,6 +41,7 @@ impl LockHolder {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            version: crate::version::VERSION.to_string(),
         }
     }
 
@@ -70,8 +74,12 @@ pub(super) fn read_holder(dir: &Path) -> Option<serde_json::Value> {
 }
 
 pub(super) fn describe_holder(h: &serde_json::Value) -> String {
+    let version = match h["version"].as_str() {
+        Some(v) if !v.is_empty() => format!(" (ferry {v})"),
+        _ => String::new(),
+    };
     format!(
-        "lock id {}, pid {} of {}@{}, running `ferry {}` since unix time {}",
+        "lock id {}, pid {} of {}@{}, running `ferry {}`{version} since unix time {}",
         h["lock_id"].as_str().unwrap_or("?"),
         h["pid"],
         h["user"].as_str().unwrap_or("?"),

@@ -111,6 +111,17 @@ impl StateStore for MemoryState {
         })
     }
 
+    fn replace(&self, snapshot: &Snapshot) -> Result<(), StateError> {
+        self.with(|s| {
+            let key = std::mem::take(&mut s.secret_key);
+            *s = Snapshot {
+                secret_key: key,
+                interrupted: Default::default(),
+                ..snapshot.clone()
+            };
+        })
+    }
+
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {
         self.with(|s| {
             for (from, to) in moves {
@@ -244,6 +255,7 @@ mod tests {
             host: "runner".into(),
             operation: "apply".into(),
             started: 0,
+            version: String::new(),
         };
         let state = MemoryState::default().held_by(other.clone());
         match state.lock("plan") {

@@ -6,9 +6,11 @@
 //! tests. Sensitive environment values never reach a store in clear: [`Record::redacted`] keeps
 //! only a keyed hash, so a changed value is still noticed.
 
+pub mod document;
 mod lineage;
 pub mod lock;
 mod memory;
+pub mod s3;
 pub mod secret;
 pub mod sled;
 
@@ -138,6 +140,9 @@ pub enum StateError {
     Corrupt { dir: String, message: String },
     #[error("cannot write the state: {0}")]
     Write(String),
+    /// A shared backend's object could not be read or written (AWS's answer, in words).
+    #[error("the state at {at}: {message}")]
+    Remote { at: String, message: String },
 }
 
 /// What an apply was doing, written before and after every mutating call, so that the next run
@@ -258,6 +263,9 @@ pub trait StateStore: Send + Sync {
     fn snapshot(&self) -> Result<Snapshot, StateError>;
     fn put(&self, address: &Address, record: &Record) -> Result<(), StateError>;
     fn remove(&self, address: &Address) -> Result<(), StateError>;
+    /// Replaces every record, file entry, the lineage and the serial with `snapshot`'s
+    /// (`ferry state push`); the journal is kept.
+    fn replace(&self, snapshot: &Snapshot) -> Result<(), StateError>;
     /// Moves records to new addresses, all or none (`ferry state mv`): a crash never leaves a
     /// record at both addresses, which the next plan would read as a resource to delete.
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError>;

@@ -31,9 +31,24 @@ pub fn sensitive_hash(key: &[u8], name: &str, value: &str) -> String {
     format!("{SENSITIVE_PREFIX}{hex}")
 }
 
+/// 32 random bytes: a new secret key.
+pub(super) fn random_key() -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    Ok(key)
+}
+
+/// The key in `dir`'s `secret.key`, if there is a well-formed one (a local state migrated to
+/// S3 takes its key along).
+pub(super) fn existing_key(dir: &Path) -> Option<Vec<u8>> {
+    std::fs::read(dir.join(KEY_FILE))
+        .ok()
+        .filter(|k| k.len() == 32)
+}
+
 /// The state's secret key: 32 random bytes in a file only the owner can read, made once.
 pub(super) fn secret_key(dir: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
     let path = dir.join(KEY_FILE);
     match std::fs::read(&path) {
         Ok(key) if key.len() == 32 => return Ok(key),
@@ -45,8 +60,7 @@ pub(super) fn secret_key(dir: &Path) -> std::io::Result<Vec<u8>> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         Err(_) => {}
     }
-    let mut key = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    let key = random_key()?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

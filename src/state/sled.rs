@@ -27,13 +27,23 @@ pub struct SledState {
     resources: ::sled::Tree,
     journal: ::sled::Tree,
     files: ::sled::Tree,
-    lineage: String,
+    lineage: std::sync::Mutex<String>,
     secret_key: Vec<u8>,
 }
 
 impl SledState {
     /// Opens (or creates) the state in `dir` and takes its lock for `operation`.
     pub fn open(dir: &Path, operation: &str) -> Result<Self, StateError> {
+        Self::open_keyed(dir, operation, None)
+    }
+
+    /// The same, hashing sensitive values with `key` (a shared backend's, kept beside its
+    /// state) instead of the directory's own `secret.key`, which is then neither read nor made.
+    pub(super) fn open_keyed(
+        dir: &Path,
+        operation: &str,
+        key: Option<Vec<u8>>,
+    ) -> Result<Self, StateError> {
         let shown = dir.display().to_string();
         create_private_dir(dir).map_err(|e| StateError::Open {
             dir: shown.clone(),
@@ -109,10 +119,13 @@ impl SledState {
                 lineage
             }
         };
-        let secret_key = secret_key(dir).map_err(|e| StateError::Open {
-            dir: shown.clone(),
-            message: format!("cannot read or create {KEY_FILE}: {e}"),
-        })?;
+        let secret_key = match key {
+            Some(key) => key,
+            None => secret_key(dir).map_err(|e| StateError::Open {
+                dir: shown.clone(),
+                message: format!("cannot read or create {KEY_FILE}: {e}"),
+            })?,
+        };
         let stale_holder = read_holder(dir).map(|h| describe_holder(&h));
         let lock_id = new_lock_id(dir);
         let holder = LockHolder::this_process(lock_id.clone(), operation).to_json();
@@ -138,7 +151,7 @@ impl SledState {
             resources,
             journal,
             files,
-            lineage,
+            lineage: std::sync::Mutex::new(lineage),
             secret_key,
         })
     }
@@ -164,6 +177,55 @@ impl SledState {
                 Ok(())
             })
             .map_err(|e| Self::write_err(format!("{e:?}")))?;
+        self.db.flush().map_err(Self::write_err)?;
+        Ok(())
+    }
+}
+
+impl SledState {
+    /// Makes this working copy hold exactly `snapshot` (lineage, serial, records, files) and
+    /// `journal`: a shared backend's authoritative copy, read when it opens.
+    pub(super) fn overwrite(
+        &self,
+        snapshot: &Snapshot,
+        journal: &[JournalEntry],
+    ) -> Result<(), StateError> {
+        self.replace(snapshot)?;
+        self.journal_replace(journal)
+    }
+
+    fn lineage(&self) -> std::sync::MutexGuard<'_, String> {
+        self.lineage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the records, files, lineage and serial exactly `snapshot`'s.
+    fn replace_records(&self, snapshot: &Snapshot) -> Result<(), StateError> {
+        let mut records = Vec::new();
+        for (address, record) in &snapshot.resources {
+            records.push((
+                address.to_string(),
+                serde_json::to_vec(&record.redacted(&self.secret_key)).map_err(Self::write_err)?,
+            ));
+        }
+        // A working copy is overwritten again whenever it is opened, so a crash between the
+        // clearing and the transaction only leaves it empty until then.
+        self.resources.clear().map_err(Self::write_err)?;
+        self.files.clear().map_err(Self::write_err)?;
+        (&self.meta, &self.resources, &self.files)
+            .transaction(|(meta, resources, files)| {
+                meta.insert("lineage", snapshot.lineage.as_bytes())?;
+                meta.insert("serial", &snapshot.serial.to_be_bytes())?;
+                meta.insert("format_version", &FORMAT_VERSION.to_be_bytes())?;
+                for (k, v) in &records {
+                    resources.insert(k.as_bytes(), v.clone())?;
+                }
+                for (address, file) in &snapshot.declared_in {
+                    files.insert(address.to_string().as_bytes(), file.as_bytes())?;
+                }
+                Ok::<(), ::sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| Self::write_err(format!("{e:?}")))?;
+        *self.lineage() = snapshot.lineage.clone();
         self.db.flush().map_err(Self::write_err)?;
         Ok(())
     }
@@ -226,7 +288,7 @@ impl StateStore for SledState {
             }
         }
         Ok(Snapshot {
-            lineage: self.lineage.clone(),
+            lineage: self.lineage().clone(),
             serial,
             resources,
             secret_key: self.secret_key.clone(),
@@ -243,6 +305,10 @@ impl StateStore for SledState {
 
     fn remove(&self, address: &Address) -> Result<(), StateError> {
         self.change(address, None)
+    }
+
+    fn replace(&self, snapshot: &Snapshot) -> Result<(), StateError> {
+        self.replace_records(snapshot)
     }
 
     fn rename(&self, moves: &[(Address, Address)]) -> Result<(), StateError> {

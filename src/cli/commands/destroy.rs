@@ -16,7 +16,7 @@ pub async fn run(
     parallelism: u16,
 ) -> anyhow::Result<ExitCode> {
     let decls = session::load_for_destroy(cli.config.as_deref())?;
-    let state = super::open_state(cli, &decls.desired.project.state, "destroy")?;
+    let state = super::open_state(cli, &decls, "destroy")?;
     let decls = super::discover(decls, &*state, false).await?;
     let cloud = AwsCloud::new(decls.desired.accounts.clone());
     let nothing = session::nothing_declared(&decls);

@@ -24,10 +24,11 @@ use super::args::Cli;
 use super::output::{Printer, errln, style};
 use crate::cloud::Cloud;
 use crate::declarations::Declarations;
-use crate::model::StateBackend;
+use crate::model::{Account, StateBackend};
 use crate::planner::Plan;
 use crate::session;
 use crate::state::{Interruption, StateStore};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The declarations of `-c` (or of the current directory).
@@ -39,7 +40,7 @@ fn load(cli: &Cli) -> anyhow::Result<Declarations> {
 /// discovered from an OU found.
 async fn open(cli: &Cli, operation: &str) -> anyhow::Result<(Declarations, Box<dyn StateStore>)> {
     let decls = load(cli)?;
-    let state = open_state(cli, &decls.desired.project.state, operation)?;
+    let state = open_state(cli, &decls, operation)?;
     let decls = discover(decls, &*state, true).await?;
     Ok((decls, state))
 }
@@ -70,18 +71,53 @@ async fn discover(
     }
 }
 
-/// Opens the state `backend` names, waiting up to `--lock-timeout` for another process to
-/// release it.
+
+/// Where the state lives for commands that need no valid resources (`state`, `force-unlock`):
+/// the declarations' `[project.state]`, read without requiring sensitive values; without any
+/// declarations in the current directory (and no `-c`), the local `--state` directory.
+fn state_place(cli: &Cli) -> anyhow::Result<(StateBackend, BTreeMap<String, Account>)> {
+    match session::load_for_destroy(cli.config.as_deref()) {
+        Err(crate::declarations::LoadError::NoDeclarationsHere) if cli.config.is_none() => {
+            Ok((StateBackend::Local, BTreeMap::new()))
+        }
+        other => {
+            let desired = other?.desired;
+            Ok((desired.project.state, desired.accounts))
+        }
+    }
+}
+
+/// Opens the state the declarations' `[project.state]` names, waiting up to `--lock-timeout`
+/// for another process to release it.
 fn open_state(
     cli: &Cli,
-    backend: &StateBackend,
+    decls: &Declarations,
     operation: &str,
 ) -> anyhow::Result<Box<dyn StateStore>> {
-    let state = session::open_state(
+    let d = &decls.desired;
+    open_state_for(
+        cli,
+        &d.project.state,
+        &d.accounts,
+        operation,
+        session::S3Mode::Open,
+    )
+}
+
+fn open_state_for(
+    cli: &Cli,
+    backend: &StateBackend,
+    accounts: &BTreeMap<String, Account>,
+    operation: &str,
+    mode: session::S3Mode,
+) -> anyhow::Result<Box<dyn StateStore>> {
+    let state = session::open_state_for(
         &cli.state,
         backend,
+        accounts,
         operation,
         Duration::from_secs(cli.lock_timeout),
+        mode,
     )?;
     if let Some(stale) = state.stale_holder() {
         errln!(

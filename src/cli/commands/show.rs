@@ -15,7 +15,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     // Never AWS: the declarations only say where the state is (no OU discovery).
     let decls = super::load(cli)?;
-    let opened = super::open_state(cli, &decls.desired.project.state, "show")?;
+    let opened = super::open_state(cli, &decls, "show")?;
     let snap = opened.snapshot()?;
     if let Some(path) = planfile {
         // The MAC is checked under this state's key: a plan from elsewhere is not shown.

@@ -39,6 +39,8 @@ fn service_of<E>() -> &'static str {
         "ecr"
     } else if name.contains("aws_sdk_lambda") {
         "lambda"
+    } else if name.contains("aws_sdk_s3") {
+        "s3"
     } else {
         "sts"
     }

@@ -14,6 +14,7 @@ mod credentials;
 mod ecr;
 mod errors;
 mod lambda;
+pub mod objects;
 mod organizations;
 mod retry;
 

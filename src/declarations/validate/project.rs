@@ -77,21 +77,7 @@ pub(super) fn check_state(
             }
             StateBackend::Local
         }
-        "s3" => {
-            let checked = check_s3(c, file, p, table, accounts);
-            // Refused rather than read as local: a pipeline that declared S3 must never
-            // apply from a runner's private, empty state.
-            if let (Some(_), Some(b)) = (&checked, &t.backend) {
-                c.at(
-                    file,
-                    b,
-                    "this ferry cannot use the s3 state backend yet",
-                    "not available in this build",
-                    "keep the state in the --state directory for now: remove [project.state] or write backend = \"local\"",
-                );
-            }
-            checked.map_or(StateBackend::Local, StateBackend::S3)
-        }
+        "s3" => check_s3(c, file, p, table, accounts).map_or(StateBackend::Local, StateBackend::S3),
         other => {
             if let Some(b) = &t.backend {
                 c.at(
@@ -262,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn the_s3_backend_names_what_is_missing_or_wrong_and_is_refused_until_built() {
+    fn the_s3_backend_names_what_is_missing_or_wrong_and_takes_a_valid_table() {
         let e = errors("[project.state]\nbackend = \"s3\"");
         for what in ["`bucket`", "`key`", "`account`"] {
             assert!(e.contains(&format!("backend = \"s3\" needs {what}")), "{e}");
@@ -274,14 +260,9 @@ mod tests {
         assert!(e.contains("`/x/` is not an object key"), "{e}");
         assert!(e.contains("account `nobody` is not declared"), "{e}");
         assert!(e.contains("declared: `registry`"), "{e}");
-        assert!(!e.contains("cannot use the s3 state backend yet"), "{e}");
         let e = errors(
             "[project.state]\nbackend = \"s3\"\nbucket = \"ferry-state\"\nkey = \"p/ferry.json\"\naccount = \"registry\"",
         );
-        assert!(
-            e.contains("this ferry cannot use the s3 state backend yet"),
-            "{e}"
-        );
-        assert!(e.contains("ferry.toml:5:11"), "{e}");
+        assert_eq!(e, "");
     }
 }

@@ -411,3 +411,41 @@ fn the_holder_record_is_never_written_through_a_symlink() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_working_copy_is_overwritten_whole_and_keeps_a_given_key_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept: Address = "repository.hello".parse().unwrap();
+    let gone: Address = "repository.gone".parse().unwrap();
+    let key = vec![7u8; 32];
+    let s = SledState::open_keyed(dir.path(), "test", Some(key.clone())).unwrap();
+    s.put(&gone, &record()).unwrap();
+    s.record_files(&[(gone.clone(), "old.toml".to_string())].into())
+        .unwrap();
+    let mut shared = Snapshot {
+        lineage: "shared-lineage".into(),
+        serial: 41,
+        ..Snapshot::default()
+    };
+    shared.resources.insert(kept.clone(), record());
+    shared.declared_in.insert(kept.clone(), "ferry.toml".into());
+    let journal = vec![JournalEntry {
+        apply: "a1".into(),
+        phase: crate::state::Phase::Intent,
+        step: Some(0),
+        address: Some(kept.clone()),
+        detail: String::new(),
+    }];
+    s.overwrite(&shared, &journal).unwrap();
+    let snap = s.snapshot().unwrap();
+    assert_eq!((snap.lineage.as_str(), snap.serial), ("shared-lineage", 41));
+    assert_eq!(snap.resources.keys().collect::<Vec<_>>(), vec![&kept]);
+    assert_eq!(snap.declared_in, shared.declared_in);
+    assert_eq!(snap.secret_key, key);
+    assert_eq!(s.journal().unwrap(), journal);
+    // The shared key is used, and no local key file is made.
+    assert!(!dir.path().join(KEY_FILE).exists());
+    drop(s);
+    let again = SledState::open_keyed(dir.path(), "test", Some(key)).unwrap();
+    assert_eq!(again.snapshot().unwrap().serial, 41);
+}
