@@ -71,7 +71,6 @@ async fn discover(
     }
 }
 
-
 /// Where the state lives for commands that need no valid resources (`state`, `force-unlock`):
 /// the declarations' `[project.state]`, read without requiring sensitive values; without any
 /// declarations in the current directory (and no `-c`), the local `--state` directory.
