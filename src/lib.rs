@@ -19,6 +19,7 @@ pub mod import;
 pub mod model;
 pub mod planner;
 pub mod policy;
+pub mod rebuild;
 pub mod refresh;
 pub mod render;
 pub mod saved_plan;

@@ -87,8 +87,20 @@ pub enum Command {
         parallelism: u16,
     },
     /// Adopt an existing resource into state: function.KEY NAME, repository.KEY NAME,
-    /// repository_policy.KEY REPOSITORY-NAME
-    Import { address: Address, id: String },
+    /// repository_policy.KEY REPOSITORY-NAME; or, with --all-tagged PATTERN, every declared
+    /// resource matching PATTERN that carries this project's ownership tags
+    Import {
+        #[arg(required_unless_present = "all_tagged", requires = "id")]
+        address: Option<Address>,
+        id: Option<String>,
+        /// Find the resources by their ownership tags instead (as `state rebuild` does), for
+        /// the addresses PATTERN matches (`function.api[*]`, `account:prod`, ...)
+        #[arg(long, value_name = "PATTERN", conflicts_with = "address")]
+        all_tagged: Option<crate::model::TargetPattern>,
+        /// With --all-tagged: record what was found without asking
+        #[arg(long)]
+        auto_approve: bool,
+    },
     /// Preflight: for every function, would Lambda be allowed to pull its image? Explains each no
     Check {
         /// Print the verdicts as JSON
@@ -175,6 +187,13 @@ pub enum StateCommand {
         /// Replace the state even so
         #[arg(long)]
         force: bool,
+    },
+    /// Find the state again from ownership tags: search the declared accounts and regions for
+    /// this project's resources, show what would be recorded, and record it on confirmation
+    Rebuild {
+        /// Record without asking
+        #[arg(long)]
+        auto_approve: bool,
     },
     /// Move the local state (`--state DIR`) into the S3 key `[project.state]` declares, which
     /// must hold no state yet

@@ -7,7 +7,7 @@
 
 use crate::declarations::LoadError;
 use crate::render::Painter;
-use args::{Cli, Command};
+use args::{Cli, Command, StateCommand};
 use clap::Parser;
 use output::{Printer, err, errln, style};
 use std::process::ExitCode;
@@ -167,10 +167,28 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             auto_approve,
             parallelism,
         } => commands::destroy::run(&cli, ctx, *auto_approve, *parallelism).await,
-        Command::Import { address, id } => commands::import::run(&cli, ctx, address, id).await,
+        Command::Import {
+            address: Some(address),
+            id: Some(id),
+            ..
+        } => commands::import::run(&cli, ctx, address, id).await,
+        Command::Import {
+            all_tagged: Some(pattern),
+            auto_approve,
+            ..
+        } => {
+            let patterns = std::slice::from_ref(pattern);
+            commands::rebuild::run(&cli, ctx, *auto_approve, patterns).await
+        }
+        Command::Import { .. } => {
+            anyhow::bail!("ferry import needs ADDRESS ID or --all-tagged PATTERN")
+        }
         Command::Check { json } => commands::check::run(&cli, ctx, *json).await,
         Command::Policy { repository } => commands::policy::run(&cli, ctx, repository),
         Command::Graph { format } => commands::graph::run(&cli, ctx, *format).await,
+        Command::State(StateCommand::Rebuild { auto_approve }) => {
+            commands::rebuild::run(&cli, ctx.finishing(), *auto_approve, &[]).await
+        }
         Command::State(command) => commands::state::run(&cli, command, ctx),
         Command::ForceUnlock { lock_id } => commands::force_unlock::run(&cli, ctx, lock_id),
         // --- eco (issue 15) ---

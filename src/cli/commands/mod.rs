@@ -15,6 +15,7 @@ pub mod import;
 pub mod man;
 pub mod plan;
 pub mod policy;
+pub mod rebuild;
 pub mod schema;
 pub mod show;
 pub mod state;

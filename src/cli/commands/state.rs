@@ -17,6 +17,10 @@ pub fn run(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<Ex
         | StateCommand::Mv { .. }
         | StateCommand::Push { .. }
         | StateCommand::Migrate { .. } => ctx.finishing(),
+        // It reaches AWS: cli::run sends it to commands::rebuild, never here.
+        StateCommand::Rebuild { .. } => {
+            anyhow::bail!("`ferry state rebuild` runs in commands::rebuild")
+        }
     };
     let (backend, accounts) = super::state_place(cli)?;
     if let StateCommand::Migrate { .. } = command {
@@ -102,7 +106,9 @@ pub fn run(cli: &Cli, command: &StateCommand, ctx: Printer) -> anyhow::Result<Ex
                 snap.serial
             )?;
         }
-        StateCommand::Migrate { .. } => unreachable!("handled above"),
+        StateCommand::Rebuild { .. } | StateCommand::Migrate { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
