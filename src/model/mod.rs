@@ -19,8 +19,8 @@ pub use config::{FunctionConfig, LiveFunction, RepositoryConfig};
 pub use desired::{Desired, Move, Purpose};
 pub use place::{Location, Place, Target};
 pub use resources::{
-    Account, AccountGroup, Function, GroupMembers, Image, ImageRef, Project, Registry, Repository,
-    S3Backend, StateBackend, TagMutability,
+    Account, AccountGroup, Function, GroupMembers, Image, ImageRef, Project, Rates, Registry,
+    Repository, S3Backend, StateBackend, TagMutability,
 };
 
 /// The tag keys every managed resource carries, so that ownership survives a lost state and an
