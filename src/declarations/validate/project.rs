@@ -307,4 +307,17 @@ mod tests {
         );
         assert!(e.contains("ferry.toml:5:11"), "{e}");
     }
+
+    #[test]
+    fn rates_are_whole_requests_per_second_and_a_bad_one_is_pointed_at() {
+        assert_eq!(errors("lambda_requests_per_second = 12"), "");
+        assert_eq!(errors("ecr_requests_per_second = 5"), "");
+        let e = errors("lambda_get_function_per_second = 0");
+        assert!(
+            e.contains("a rate is a whole number of requests per second"),
+            "{e}"
+        );
+        assert!(e.contains("ferry.toml:4:34"), "{e}");
+        assert!(e.contains("lambda_requests_per_second = 10"), "{e}");
+    }
 }
