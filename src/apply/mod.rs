@@ -1,14 +1,14 @@
-//! Stage: apply. Executes a [`Plan`] with no choices left to make: level by level, the steps of
-//! a level in parallel (bounded by `parallelism`), and the state written after every completed
-//! step, so that a failure or a crash leaves state that tells the truth.
+//! Stage: apply. Executes a [`Plan`] with no choices left to make: each step as soon as the
+//! steps it depends on are done (bounded by `parallelism` steps at once), and the state written
+//! after every completed step, so that a failure or a crash leaves state that tells the truth.
 //!
 //! Around each mutating call the journal records intent and outcome, so an interrupted apply is
 //! recognised by the next run. When a CreateFunction fails (after the propagation retries), every
 //! change this apply made is undone in reverse order and state records each undo; other failures
 //! stop the apply and keep what completed, as Terraform does.
 //!
-//! The rooms: [`schedule`] decides what may start now (a [`schedule::Schedule`]; today's is
-//! [`schedule::Levels`]), [`operation`] is what one step does ([`run_operation`]), [`retry`] the
+//! The rooms: [`schedule`] decides what may start now (a [`schedule::Schedule`]; the apply runs
+//! [`schedule::Dependencies`]), [`operation`] is what one step does ([`run_operation`]), [`retry`] the
 //! propagation retry policy as data, [`rollback`] the undo, [`journal`] the journal writes. This
 //! file only wires them: [`execute`] and the types it takes and returns.
 
@@ -27,7 +27,7 @@ use crate::planner::{Operation, Plan, Step};
 use crate::state::{Phase, StateError, StateStore};
 use operation::run_step;
 use rollback::rollback;
-use schedule::{Levels, Schedule, drive};
+use schedule::{Dependencies, Schedule, drive};
 use std::time::{Duration, Instant};
 
 /// Hears about steps as they run (progress output lives in the CLI).
@@ -108,8 +108,8 @@ struct Run<'a> {
     ran: std::sync::Mutex<std::collections::BTreeMap<usize, Operation>>,
 }
 
-/// Runs the plan. Stops scheduling after the first level with a failure; steps already running
-/// in that level finish and are recorded. Then, if a CreateFunction failed and rollback is on,
+/// Runs the plan. Stops scheduling after the first failure; steps already running finish and
+/// are recorded. Then, if a CreateFunction failed and rollback is on,
 /// undoes every completed step in reverse order.
 pub async fn execute(
     plan: &Plan,
@@ -133,12 +133,8 @@ pub async fn execute(
         ran: Default::default(),
     };
     run.begin(&prior);
-    let levels: Vec<Vec<usize>> = plan
-        .levels()
-        .iter()
-        .map(|l| l.iter().map(|s| s.id).collect())
-        .collect();
-    let mut schedule = Levels::new(levels);
+    // A step starts as soon as its own dependencies are done: no barrier across accounts.
+    let mut schedule = Dependencies::of(plan);
     let run = &run;
     let mut results = drive(
         &mut schedule,

@@ -577,8 +577,8 @@ impl Cloud for FakeCloud {
         if self.sim.is_none() {
             return Ok(true);
         }
-        self.call_at(target, "GetFunctionConfiguration", name)
-            .await?;
+        // GetFunction, as AwsCloud looks.
+        self.call_at(target, "GetFunction", name).await?;
         let k = key(target, name);
         let mut st = self.sim_state.lock().expect("sim");
         match st.pending.get(&k) {

@@ -66,6 +66,26 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The defaults with `[project]`'s rates and `--parallelism` (calls in flight per account
+    /// and region).
+    pub fn of(rates: &crate::model::Rates, per_place: usize) -> Self {
+        let d = Limits::default();
+        let or = |v: Option<u32>, d: f64| v.map_or(d, f64::from);
+        Limits {
+            lambda_control: or(rates.lambda, d.lambda_control),
+            get_function: or(rates.get_function, d.get_function),
+            ecr_write: or(rates.ecr, d.ecr_write),
+            per_place: per_place.max(1),
+            ..d
+        }
+    }
+
+    /// How many steps may run at once when this pacing caps the calls: waiting steps hold no
+    /// call slot, so the step cap only bounds memory.
+    pub fn steps_at_once(&self) -> usize {
+        self.global * 10
+    }
+
     fn rate(&self, class: Class) -> f64 {
         match class {
             Class::LambdaControl => self.lambda_control,
@@ -251,7 +271,7 @@ impl<C: Cloud> Paced<C> {
     async fn settle(&self, target: &Target, name: &str) -> Result<(), CloudError> {
         loop {
             let settled = self
-                .call(target, Class::LambdaControl, || {
+                .call(target, Class::GetFunction, || {
                     self.inner.function_settled(target, name)
                 })
                 .await?;
@@ -436,7 +456,7 @@ impl<C: Cloud> Cloud for Paced<C> {
     }
 
     async fn function_settled(&self, target: &Target, name: &str) -> Result<bool, CloudError> {
-        self.call(target, Class::LambdaControl, || {
+        self.call(target, Class::GetFunction, || {
             self.inner.function_settled(target, name)
         })
         .await

@@ -46,8 +46,9 @@ async fn the_buckets_keep_calls_under_the_quota() {
     assert_eq!(paced.inner().throttled(), 0);
     let counts = paced.counts();
     assert_eq!(counts.throttled, 0);
-    // One CreateFunction and one look (Active at once) per function.
-    assert_eq!(counts.calls[&Class::LambdaControl], 120);
+    // One CreateFunction and one look (GetFunction: Active at once) per function.
+    assert_eq!(counts.calls[&Class::LambdaControl], 60);
+    assert_eq!(counts.calls[&Class::GetFunction], 60);
     assert_eq!(paced.inner().snapshot().functions.len(), 60);
 }
 
@@ -68,8 +69,9 @@ async fn a_throttling_answer_slows_the_bucket_and_never_reaches_the_caller() {
     );
     let counts = paced.counts();
     assert_eq!(counts.throttled, refused);
-    // Every refused call was made again: 120 successful calls plus the refused ones.
-    assert_eq!(counts.calls[&Class::LambdaControl], 120 + refused);
+    // Every refused call was made again: 60 successful creates plus the refused ones.
+    assert_eq!(counts.calls[&Class::LambdaControl], 60 + refused);
+    assert_eq!(counts.calls[&Class::GetFunction], 60);
     assert_eq!(paced.inner().snapshot().functions.len(), 60);
 }
 
@@ -90,7 +92,8 @@ async fn waiting_for_active_holds_no_slot() {
     assert!(t0.elapsed() < Duration::from_secs(25), "{:?}", t0.elapsed());
     // Per function: one create, then looks 1.05 s apart (a 1 s pause and the 50 ms round
     // trip) until the 20 s of Pending are over: the 20th look, at 20.05 s, finds it Active.
-    assert_eq!(counts.calls[&Class::LambdaControl], 10 * (1 + 20));
+    assert_eq!(counts.calls[&Class::LambdaControl], 10);
+    assert_eq!(counts.calls[&Class::GetFunction], 10 * 20);
 }
 
 #[tokio::test(start_paused = true)]

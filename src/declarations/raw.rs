@@ -65,6 +65,10 @@ pub struct Project {
     /// Which ferry may apply these declarations, in Cargo's syntax (`">= 0.2"`).
     #[schemars(with = "Option<String>")]
     pub required_version: Option<Spanned<String>>,
+    /// Request rates per account and region (Lambda's shared control plane, GetFunction, ECR).
+    pub lambda_requests_per_second: Option<Spanned<i64>>,
+    pub lambda_get_function_per_second: Option<Spanned<i64>>,
+    pub ecr_requests_per_second: Option<Spanned<i64>>,
 }
 
 /// `[project.state]`: where the state lives.

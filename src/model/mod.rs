@@ -19,7 +19,8 @@ pub use config::{FunctionConfig, LiveFunction, RepositoryConfig};
 pub use desired::{Desired, Move, Purpose};
 pub use place::{Location, Place, Target};
 pub use resources::{
-    Account, AccountGroup, Discovery, Function, GroupMembers, Image, ImageRef, Project, Registry,
+    Account, AccountGroup, Discovery, Function, GroupMembers, Image, ImageRef, Project, Rates,
+    Registry,
     Repository, S3Backend, StateBackend, TagMutability,
 };
 

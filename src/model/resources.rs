@@ -11,6 +11,17 @@ pub struct Project {
     pub default_region: Option<String>,
     /// Where the state lives (`[project.state]`).
     pub state: StateBackend,
+    /// Request rates per account and region; unset ones keep ferry's defaults.
+    pub rates: Rates,
+}
+
+/// `[project]`'s `lambda_requests_per_second`, `lambda_get_function_per_second` and
+/// `ecr_requests_per_second`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rates {
+    pub lambda: Option<u32>,
+    pub get_function: Option<u32>,
+    pub ecr: Option<u32>,
 }
 
 /// `[project.state]`: the local sled directory (`--state DIR`, the default) or an S3 object.

@@ -5,6 +5,7 @@ use crate::apply;
 use crate::cli::args::Cli;
 use crate::cli::output::{Printer, out};
 use crate::cloud::aws::AwsCloud;
+use crate::cloud::paced::{Limits, Paced};
 use crate::state::StateStore;
 use crate::{render, saved_plan, session};
 use std::path::PathBuf;
@@ -34,7 +35,11 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
         declared_in: decls.desired.declared_in.clone(),
         ..options
     };
-    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    // Every call paced within Lambda's and ECR's quotas; `--parallelism` caps the calls in
+    // flight per account and region, and a step waiting for Active holds none.
+    let limits = Limits::of(&decls.desired.project.rates, usize::from(o.parallelism));
+    let steps_at_once = limits.steps_at_once();
+    let cloud = Paced::new(AwsCloud::new(decls.desired.accounts.clone()), limits);
     let (plan, approved) = match o.planfile {
         Some(path) => {
             if let Some(i) = session::interruption(state)? {
@@ -51,6 +56,10 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
             out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
             (plan, o.auto_approve)
         }
+    };
+    let options = apply::Options {
+        parallelism: steps_at_once,
+        ..options
     };
     execute(&plan, &cloud, state, ctx, approved, &options, Verb::Apply).await
 }

@@ -6,6 +6,7 @@ use crate::apply;
 use crate::cli::args::Cli;
 use crate::cli::output::{Printer, out};
 use crate::cloud::aws::AwsCloud;
+use crate::cloud::paced::{Limits, Paced};
 use crate::{render, session};
 use std::process::ExitCode;
 
@@ -18,12 +19,16 @@ pub async fn run(
     let decls = session::load_for_destroy(cli.config.as_deref())?;
     let state = super::open_state(cli, &decls, "destroy")?;
     let decls = super::discover(decls, &*state, false).await?;
-    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    // Every call paced within Lambda's and ECR's quotas; `--parallelism` caps the calls in
+    // flight per account and region, and a step waiting for Active holds none.
+    let limits = Limits::of(&decls.desired.project.rates, usize::from(parallelism));
+    let steps_at_once = limits.steps_at_once();
+    let cloud = Paced::new(AwsCloud::new(decls.desired.accounts.clone()), limits);
     let nothing = session::nothing_declared(&decls);
     let plan = super::make_plan(&nothing, &*state, &cloud, &[], ctx).await?;
     out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
     let options = apply::Options {
-        parallelism: usize::from(parallelism),
+        parallelism: steps_at_once,
         // A destroy creates nothing, so no CreateFunction can fail and ask for a rollback.
         rollback: false,
         ..apply::Options::default()

@@ -3,6 +3,7 @@
 use crate::cli::output::{Printer, err, errln, out, outln};
 use crate::cloud::aws::AwsCloud;
 use crate::planner::Plan;
+use crate::cloud::paced::{Limits, Paced};
 use crate::state::StateStore;
 use crate::{render, saved_plan};
 use std::path::PathBuf;
@@ -24,7 +25,9 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let (decls, opened) = super::open(cli, "plan").await?;
     let state: &dyn StateStore = &*opened;
-    let cloud = AwsCloud::new(decls.desired.accounts.clone());
+    // The refresh's reads paced per account and region, under the same buckets as apply's.
+    let limits = Limits::of(&decls.desired.project.rates, Limits::default().per_place);
+    let cloud = Paced::new(AwsCloud::new(decls.desired.accounts.clone()), limits);
     let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
     if !print(&plan, ctx, o.json, o.markdown)? {
         return Ok(ExitCode::FAILURE);

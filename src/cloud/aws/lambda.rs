@@ -117,6 +117,17 @@ impl AwsCloud {
         target: &Target,
         config: &FunctionConfig,
     ) -> Result<(), CloudError> {
+        self.start_create_function(target, config).await?;
+        let lambda = self.lambda(target).await?;
+        self.wait_active(target, &lambda, &config.name).await
+    }
+
+    /// CreateFunction alone (a pacing wrapper waits for Active itself, holding no slot).
+    pub(super) async fn start_create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError> {
         let lambda = self.lambda(target).await?;
         let created = lambda
             .create_function()
@@ -161,16 +172,71 @@ impl AwsCloud {
                 None => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    /// One look at a function: `true` once it is Active and no update is in progress; an
+    /// error when it went to State=Failed or its last update failed.
+    pub(super) async fn function_settled(
+        &self,
+        target: &Target,
+        name: &str,
+    ) -> Result<bool, CloudError> {
+        use aws_sdk_lambda::types::{LastUpdateStatus, State};
+        let lambda = self.lambda(target).await?;
+        // GetFunction, as the SDK's waiter looks (and within its own, larger quota).
+        let out = lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| api("GetFunction", target, e))?;
+        let Some(c) = out.configuration() else {
+            return Ok(false);
+        };
+        let failed = |operation: &str, code: Option<&str>, message: Option<&str>| {
+            Err(CloudError::Api {
+                operation: operation.into(),
+                account_id: target.account_id.clone(),
+                region: target.region.clone(),
+                code: code.unwrap_or("Failed").to_string(),
+                message: message.unwrap_or_default().to_string(),
+            })
+        };
+        if c.state() == Some(&State::Failed) {
+            return failed(
+                "CreateFunction (the function did not become Active)",
+                c.state_reason_code().map(|r| r.as_str()),
+                c.state_reason(),
+            );
+        }
+        if c.last_update_status() == Some(&LastUpdateStatus::Failed) {
+            return failed(
+                "UpdateFunctionConfiguration (the update did not finish)",
+                c.last_update_status_reason_code().map(|r| r.as_str()),
+                c.last_update_status_reason(),
+            );
+        }
+        Ok(c.state().is_none_or(|s| *s == State::Active)
+            && c.last_update_status() != Some(&LastUpdateStatus::InProgress))
+    }
+
+    async fn wait_active(
+        &self,
+        target: &Target,
+        lambda: &aws_sdk_lambda::Client,
+        name: &str,
+    ) -> Result<(), CloudError> {
         if let Err(waited) = lambda
             .wait_until_function_active_v2()
-            .function_name(&config.name)
+            .function_name(name)
             .wait(FUNCTION_WAIT)
             .await
         {
             // A function that went to State=Failed says why (ImageAccessDenied, ...).
             let state = lambda
                 .get_function_configuration()
-                .function_name(&config.name)
+                .function_name(name)
                 .send()
                 .await
                 .ok();

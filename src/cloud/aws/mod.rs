@@ -203,6 +203,18 @@ impl Cloud for AwsCloud {
         AwsCloud::update_function(self, target, before, after).await
     }
 
+    async fn start_create_function(
+        &self,
+        target: &Target,
+        config: &FunctionConfig,
+    ) -> Result<(), CloudError> {
+        AwsCloud::start_create_function(self, target, config).await
+    }
+
+    async fn function_settled(&self, target: &Target, name: &str) -> Result<bool, CloudError> {
+        AwsCloud::function_settled(self, target, name).await
+    }
+
     async fn delete_function(&self, target: &Target, name: &str) -> Result<(), CloudError> {
         AwsCloud::delete_function(self, target, name).await
     }

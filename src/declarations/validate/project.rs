@@ -3,7 +3,7 @@
 use super::grammar::is_role_arn;
 use super::values::check_region;
 use super::{Checker, raw};
-use crate::model::{Account, Project, S3Backend, StateBackend};
+use crate::model::{Account, Project, Rates, S3Backend, StateBackend};
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
 
@@ -44,6 +44,29 @@ pub(super) fn check_project(c: &mut Checker, file: usize, p: &raw::Project) -> P
         name: name.clone(),
         default_region: p.default_region.as_ref().map(|r| r.get_ref().clone()),
         state: StateBackend::Local,
+        rates: Rates {
+            lambda: rate(c, file, &p.lambda_requests_per_second),
+            get_function: rate(c, file, &p.lambda_get_function_per_second),
+            ecr: rate(c, file, &p.ecr_requests_per_second),
+        },
+    }
+}
+
+/// A requests-per-second setting: 1 to 1000.
+fn rate(c: &mut Checker, file: usize, v: &Option<Spanned<i64>>) -> Option<u32> {
+    let v = v.as_ref()?;
+    match u32::try_from(*v.get_ref()) {
+        Ok(n) if (1..=1000).contains(&n) => Some(n),
+        _ => {
+            c.at(
+                file,
+                v,
+                "a rate is a whole number of requests per second, 1 to 1000",
+                "not a rate",
+                "for example lambda_requests_per_second = 10 (AWS's quota is 15)",
+            );
+            None
+        }
     }
 }
 
@@ -264,5 +287,18 @@ mod tests {
             "[project.state]\nbackend = \"s3\"\nbucket = \"ferry-state\"\nkey = \"p/ferry.json\"\naccount = \"registry\"",
         );
         assert_eq!(e, "");
+    }
+
+    #[test]
+    fn rates_are_whole_requests_per_second_and_a_bad_one_is_pointed_at() {
+        assert_eq!(errors("lambda_requests_per_second = 12"), "");
+        assert_eq!(errors("ecr_requests_per_second = 5"), "");
+        let e = errors("lambda_get_function_per_second = 0");
+        assert!(
+            e.contains("a rate is a whole number of requests per second"),
+            "{e}"
+        );
+        assert!(e.contains("ferry.toml:4:34"), "{e}");
+        assert!(e.contains("lambda_requests_per_second = 10"), "{e}");
     }
 }
