@@ -66,8 +66,11 @@ pub struct Project {
     #[schemars(with = "Option<String>")]
     pub required_version: Option<Spanned<String>>,
     /// Request rates per account and region (Lambda's shared control plane, GetFunction, ECR).
+    #[schemars(with = "Option<i64>")]
     pub lambda_requests_per_second: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
     pub lambda_get_function_per_second: Option<Spanned<i64>>,
+    #[schemars(with = "Option<i64>")]
     pub ecr_requests_per_second: Option<Spanned<i64>>,
 }
 

@@ -20,8 +20,7 @@ pub use desired::{Desired, Move, Purpose};
 pub use place::{Location, Place, Target};
 pub use resources::{
     Account, AccountGroup, Discovery, Function, GroupMembers, Image, ImageRef, Project, Rates,
-    Registry,
-    Repository, S3Backend, StateBackend, TagMutability,
+    Registry, Repository, S3Backend, StateBackend, TagMutability,
 };
 
 /// The tag keys every managed resource carries, so that ownership survives a lost state and an

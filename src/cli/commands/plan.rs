@@ -2,8 +2,8 @@
 
 use crate::cli::output::{Printer, err, errln, out, outln};
 use crate::cloud::aws::AwsCloud;
-use crate::planner::Plan;
 use crate::cloud::paced::{Limits, Paced};
+use crate::planner::Plan;
 use crate::state::StateStore;
 use crate::{render, saved_plan};
 use std::path::PathBuf;
