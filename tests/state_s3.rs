@@ -385,3 +385,45 @@ fn the_pipeline_demo_runs() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_three_account_estate_is_rebuilt_from_its_tags_after_every_state_object_is_deleted() {
+    let w = applied();
+    w.admin("role", STAGING, &["LambdaRole"]);
+    w.write("ferry.toml", &staging_declarations());
+    w.ferry(&["apply", "--auto-approve", "--state", "a"])
+        .expect(0);
+    let deleted = s3::admin(&w, "delete-all", &[]);
+    assert!(
+        deleted.as_array().unwrap().len() >= 3,
+        "state, journal and secret key: {deleted}"
+    );
+    std::fs::remove_dir_all(w.path("a")).unwrap();
+
+    // A fresh runner: no working copy, no state object.
+    let run = w
+        .ferry(&["state", "rebuild", "--auto-approve", "--state", "b"])
+        .expect(0);
+    assert!(
+        run.stdout.contains("Rebuild: 4 to record."),
+        "{}",
+        run.stdout
+    );
+    let doc = s3::state_document(&w);
+    let mut addresses: Vec<&String> = doc["resources"].as_object().unwrap().keys().collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [
+            "function.api-prod",
+            "function.api-staging",
+            "repository.hello",
+            "repository_policy.hello"
+        ],
+        "{doc}"
+    );
+    let plan = w
+        .ferry(&["plan", "--detailed-exitcode", "--state", "c"])
+        .expect(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+}

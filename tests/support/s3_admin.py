@@ -49,6 +49,11 @@ def main():
     elif command == "keys":
         listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
         print(json.dumps(sorted(o["Key"] for o in listed)))
+    elif command == "delete-all":
+        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        for o in listed:
+            s3.delete_object(Bucket=bucket, Key=o["Key"])
+        print(json.dumps(sorted(o["Key"] for o in listed)))
     else:
         sys.exit(f"unknown command {command}")
 
