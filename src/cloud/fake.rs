@@ -318,6 +318,15 @@ impl Cloud for FakeCloud {
     ) -> Result<Vec<OrgAccount>, CloudError> {
         self.call("ListAccountsForParent", parent)?;
         let world = self.world();
+        if !world.organizational_units.contains_key(parent) && !parent.starts_with("r-") {
+            return Err(CloudError::Api {
+                operation: "ListAccountsForParent".into(),
+                account_id: via.account_id.clone(),
+                region: via.region.clone(),
+                code: "ParentNotFoundException".into(),
+                message: "You specified parent that doesn't exist.".into(),
+            });
+        }
         let mut beneath = BTreeSet::from([parent.to_string()]);
         // The OU tree is small; grow the set until no OU is added.
         loop {
@@ -330,17 +339,6 @@ impl Cloud for FakeCloud {
             if beneath.len() == before {
                 break;
             }
-        }
-        if !beneath.iter().any(|p| {
-            p == parent && (world.organizational_units.contains_key(p) || p.starts_with("r-"))
-        }) {
-            return Err(CloudError::Api {
-                operation: "ListAccountsForParent".into(),
-                account_id: via.account_id.clone(),
-                region: via.region.clone(),
-                code: "ParentNotFoundException".into(),
-                message: "You specified parent that doesn't exist.".into(),
-            });
         }
         let mut out: Vec<OrgAccount> = world
             .organization_accounts
