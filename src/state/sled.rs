@@ -53,13 +53,7 @@ impl SledState {
             dir: shown.clone(),
             message: e.to_string(),
         })?;
-        // Every write is flushed before it returns, so sled's background flusher adds nothing;
-        // without it the file lock is released as soon as the state is dropped.
-        let db = ::sled::Config::new()
-            .path(db_dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+        let db = open_db(dir, &db_dir)?;
         // A database that holds anything but ferry's trees is someone else's: refuse it before
         // creating a tree in it.
         let ours: [&[u8]; 5] = [
@@ -454,13 +448,44 @@ fn read_u64(tree: &::sled::Tree, key: &str, dir: &str) -> Result<Option<u64>, St
     }
 }
 
-fn open_error(dir: &Path, e: ::sled::Error) -> StateError {
-    let shown = dir.display().to_string();
-    if let ::sled::Error::Io(io) = &e
-        && (io.kind() == std::io::ErrorKind::WouldBlock
+/// Opens the database, taking its file lock. A lock that is busy while no live holder is
+/// recorded is most often one being released: a store just dropped (in this process or one that
+/// just ended) whose database threads have not let go of the file yet. That is retried for a
+/// few seconds before it is reported; a recorded live holder is reported at once.
+fn open_db(dir: &Path, db_dir: &Path) -> Result<::sled::Db, StateError> {
+    let mut retries = 0;
+    loop {
+        // Every write is flushed before it returns, so sled's background flusher adds nothing;
+        // without it the file lock is released as soon as the state is dropped.
+        match ::sled::Config::new()
+            .path(db_dir)
+            .flush_every_ms(None)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(e)
+                if lock_busy(&e)
+                    && retries < 30
+                    && !read_holder(dir).as_ref().is_some_and(holder_may_be_alive) =>
+            {
+                retries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(open_error(dir, e)),
+        }
+    }
+}
+
+fn lock_busy(e: &::sled::Error) -> bool {
+    matches!(e, ::sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::WouldBlock
             || io.raw_os_error() == Some(11)
             || io.to_string().contains("could not acquire lock"))
-    {
+}
+
+fn open_error(dir: &Path, e: ::sled::Error) -> StateError {
+    let shown = dir.display().to_string();
+    if lock_busy(&e) {
         // The holder writes its record just after taking the lock: in that instant the record is
         // missing or still a dead predecessor's. Give it a moment before naming anyone.
         let mut holder = read_holder(dir);

@@ -41,6 +41,27 @@ fn writes_survive_reopen_and_bump_the_serial() {
     assert_eq!(s.snapshot().unwrap().serial, 2);
 }
 
+/// A lock that is busy with no live holder recorded is one being released (the database of a
+/// store just dropped, whose threads have not let go of the file yet): the open waits for it.
+#[test]
+fn a_lock_being_released_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SledState::open(dir.path(), "test").unwrap());
+    // The database's file lock held by something that records no holder, let go a moment later.
+    let raw = ::sled::Config::new()
+        .path(dir.path().join("db"))
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(raw);
+    });
+    let opened = SledState::open(dir.path(), "test");
+    releaser.join().unwrap();
+    assert!(opened.is_ok(), "{:?}", opened.err());
+}
+
 #[test]
 fn a_second_open_is_refused_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
