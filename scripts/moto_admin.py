@@ -114,6 +114,10 @@ def main(argv):
                 "scanOnPush": r["imageScanningConfiguration"]["scanOnPush"],
                 "tags": {t["Key"]: t["Value"] for t in tags},
             }
+    elif cmd == "delete-image":  # delete-image REPO DIGEST: an image expired outside ferry
+        ecr = client("ecr", account, region)
+        r = ecr.batch_delete_image(repositoryName=args[0], imageIds=[{"imageDigest": args[1]}])
+        out = "ok" if r["imageIds"] else r["failures"]
     elif cmd == "create-repo":  # create-repo NAME: an unmanaged repository
         ecr = client("ecr", account, region)
         ecr.create_repository(repositoryName=args[0])

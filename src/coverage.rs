@@ -127,6 +127,7 @@ mod tests {
             warnings: vec![],
             unchanged: vec![],
             targets: vec![],
+            gone_images: vec![],
         }
     }
 

@@ -249,6 +249,7 @@ pub async fn plan(
     if desired.purpose != Purpose::Destroy {
         coverage::refuse_unread(&mut plan, snapshot, sources);
     }
+    crate::rollback_targets::check(&mut plan, desired, cloud).await;
     Ok(plan)
 }
 

@@ -174,7 +174,8 @@ pub async fn execute(
     outcome
 }
 
-fn creates_function(op: &Operation) -> bool {
+/// Whether `op` creates a function: the step whose failure starts a rollback.
+pub fn creates_function(op: &Operation) -> bool {
     match op {
         Operation::CreateFunction { .. } => true,
         Operation::Replace { create, .. } => creates_function(create),

@@ -92,6 +92,18 @@ fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, Str
     }
 }
 
+/// Why `op` cannot be undone when the image its undo would restore was found gone when the plan
+/// was made ([`crate::rollback_targets`]): said up front instead of failing half way.
+fn gone_image(plan: &Plan, op: &Operation) -> Option<String> {
+    let uri = crate::rollback_targets::previous_image(op)?;
+    plan.gone_images.iter().any(|g| g == uri).then(|| {
+        format!(
+            "its previous image {uri} is gone from its repository (found when the plan was made): \
+             the function cannot be given back what it ran; push that image again and restore it by hand"
+        )
+    })
+}
+
 /// Takes back what a failed operation did before it failed; whether there was anything.
 /// Only a function carrying this address's ownership tags is deleted: one that exists for
 /// another reason is not this apply's to remove.
@@ -192,7 +204,8 @@ pub(super) async fn rollback(
             continue;
         }
         let ran = run.ran.lock().expect("lock").get(&id).cloned();
-        let calls = match undo(&step.target, ran.as_ref().unwrap_or(&step.operation)) {
+        let op = ran.as_ref().unwrap_or(&step.operation);
+        let calls = match gone_image(run.plan, op).map_or_else(|| undo(&step.target, op), Err) {
             Ok(calls) => calls,
             Err(why) => {
                 run.observer.undone(step, &Err(why.clone()));

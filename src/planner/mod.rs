@@ -102,6 +102,7 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         warnings: warnings(desired, observed),
         unchanged,
         targets: Vec::new(),
+        gone_images: Vec::new(),
     }
 }
 

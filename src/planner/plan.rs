@@ -181,6 +181,10 @@ pub struct Plan {
     /// When not empty, the plan was restricted to these addresses and what they depend on.
     #[serde(default)]
     pub targets: Vec<Address>,
+    /// Previous images of functions this plan changes that are gone from their repository
+    /// ([`crate::rollback_targets`]): the rollback reports those functions' undo as impossible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone_images: Vec<String>,
 }
 
 impl Step {
