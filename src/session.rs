@@ -207,7 +207,9 @@ pub fn check_targets(
                 }
                 Address::Function(k) => desired.functions.contains_key(k),
                 Address::Image(k) => desired.images.contains_key(k),
-                Address::Registry(k) => desired.registries.contains_key(k),
+                Address::Registry(k) | Address::Replication(k) | Address::RegistryPolicy(k) => {
+                    desired.registries.contains_key(k)
+                }
             };
         if !known {
             return Err(SessionError::UnknownTarget(t.clone()));
@@ -222,9 +224,13 @@ pub async fn observe(
     desired: &Desired,
     snapshot: &Snapshot,
 ) -> Result<Observed, SessionError> {
-    refresh::refresh(cloud, desired, snapshot)
+    let mut observed = refresh::refresh(cloud, desired, snapshot)
         .await
-        .map_err(SessionError::Refresh)
+        .map_err(SessionError::Refresh)?;
+    crate::replication::observe::read(cloud, desired, snapshot, &mut observed)
+        .await
+        .map_err(SessionError::Refresh)?;
+    Ok(observed)
 }
 
 /// Checks the targets, refreshes and plans; restricted to `targets` and what they depend on

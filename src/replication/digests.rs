@@ -1,0 +1,1 @@
+//! Digests across replicas (filled in below).
