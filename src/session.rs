@@ -256,6 +256,7 @@ pub async fn plan(
         coverage::refuse_unread(&mut plan, snapshot, sources);
     }
     crate::rollback_targets::check(&mut plan, desired, cloud).await;
+    crate::replication::digests::check(&mut plan, desired, cloud).await;
     Ok(plan)
 }
 

@@ -152,6 +152,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             target,
             no_rollback,
             propagation_timeout,
+            wait_for_replication,
         } => {
             let options = commands::apply::Options {
                 planfile,
@@ -160,6 +161,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
                 target,
                 no_rollback: *no_rollback,
                 propagation_timeout: *propagation_timeout,
+                wait_for_replication: *wait_for_replication,
             };
             commands::apply::run(&cli, ctx, options).await
         }
