@@ -351,7 +351,7 @@ impl Planner<'_> {
                 after: after.map(|t| pretty(kind, t)),
             }]
         };
-        let name = target.account_id.clone();
+        let name = address.key().to_string();
         let mut s = match (decision, want_text) {
             (DocumentDecision::Unchanged, _) => {
                 if want.is_some() {

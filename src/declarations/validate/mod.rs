@@ -168,9 +168,21 @@ pub(super) fn validate(
             .replica_of
             .as_ref()
             .map(|s| Address::Repository(s.clone()));
-        if let Some(file) = source.and_then(|s| declared_in.get(&s).cloned()) {
-            declared_in.insert(Address::Repository(r.key.clone()), file.clone());
-            declared_in.insert(Address::RepositoryPolicy(r.key.clone()), file);
+        let Some(file) = source.and_then(|s| declared_in.get(&s).cloned()) else {
+            continue;
+        };
+        declared_in.insert(Address::Repository(r.key.clone()), file.clone());
+        declared_in.insert(Address::RepositoryPolicy(r.key.clone()), file.clone());
+        // The registry-wide documents a replica needs: the file of (the first) source that
+        // replicates there, so that a plan that did not read it never deletes them.
+        if let Some(s) = r.replica_of.as_ref().and_then(|s| repositories.get(s)) {
+            let documents = [
+                Address::Replication(s.registry.clone()),
+                Address::RegistryPolicy(r.registry.clone()),
+            ];
+            for a in documents {
+                declared_in.entry(a).or_insert_with(|| file.clone());
+            }
         }
     }
     Ok(Desired {
