@@ -344,3 +344,50 @@ fn a_failed_replication_stops_the_wait_naming_the_failure() {
             .is_empty()
     );
 }
+
+/// A world where the three functions run `hello:01` (DIGEST), the replica holding it too.
+fn deployed() -> (World, String) {
+    let w = replicated();
+    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
+    w.admin("push", PROD, &[EU, "hello", "01", "v1"]);
+    w.write("ferry.toml", &with_functions("01"));
+    w.ferry(&["apply", "--auto-approve"]).expect(0);
+    (w, digest.as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_previous_image_expired_in_the_replica_is_warned_about_and_its_rollback_reported_impossible() {
+    let (mut w, d1) = deployed();
+    let previous = format!("{PROD}.dkr.ecr.eu-west-1.amazonaws.com/hello@{d1}");
+    // A lifecycle policy of the replica expires 01 there; the source keeps it.
+    assert_eq!(w.admin("delete-image", PROD, &[EU, "hello", &d1]), "ok");
+    w.admin("push", REGISTRY, &["hello", "02", "v2"]);
+    w.admin("push", PROD, &[EU, "hello", "02", "v2"]);
+    // Tag 02, and a new function whose CreateFunction will fail (the one failure that rolls back).
+    let decls = format!(
+        "{}\n[functions.eu-new]\naccount = \"prod\"\nregion = \"eu-west-1\"\nimage = \"hello\"\n\
+         role = \"arn:aws:iam::{PROD}:role/LambdaRole\"\n",
+        with_functions("02")
+    );
+    w.write("ferry.toml", &decls);
+    let plan = w.ferry(&["plan"]).expect(0);
+    let warning = format!("rollback would fail: the previous image {previous} is gone");
+    assert!(plan.stderr.contains(&warning), "{}", plan.stderr);
+    for f in ["function.eu-own", "function.eu-third"] {
+        assert!(plan.stderr.contains(f), "{f}: {}", plan.stderr);
+    }
+    // home pulls from the source, which still holds 01: no warning for it.
+    assert!(!plan.stderr.contains("function.home"), "{}", plan.stderr);
+
+    let proxy = Proxy::start(w.moto_addr());
+    w.route_ferry_through(proxy.url());
+    proxy.add_rule(faults::Rule::new(
+        faults::Match::operation("lambda", "CreateFunction"),
+        faults::Fault::lambda_ecr_access_denied(),
+    ));
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--propagation-timeout", "1"])
+        .expect(1);
+    let all = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(all.contains(&format!("its previous image {previous} is gone")), "{all}");
+}
