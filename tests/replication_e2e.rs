@@ -265,10 +265,10 @@ fn a_replication_configuration_written_outside_ferry_is_refused_then_imported() 
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
-/// `apply --wait-for-replication`: the proxy answers DescribeImageReplicationStatus
-/// IN_PROGRESS until the test has copied the image, then COMPLETE.
-#[test]
-fn apply_waits_for_replication_through_the_status_api() {
+/// Replication applied, `hello:01` pushed at the source only, the functions declared, and
+/// ferry's calls going through a proxy that answers DescribeImageReplicationStatus with
+/// `status` (and `failure`) for the replica. Returns the world, the proxy and the digest.
+fn awaiting_replication(status: &str, failure: Option<&str>) -> (World, Proxy, String) {
     let mut w = replicated();
     let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
     let d = digest.as_str().unwrap().to_string();
@@ -279,10 +279,18 @@ fn apply_waits_for_replication_through_the_status_api() {
         &d,
         "eu-west-1",
         PROD,
-        "IN_PROGRESS",
-        None,
+        status,
+        failure,
     ));
     w.write("ferry.toml", &with_functions("01"));
+    (w, proxy, d)
+}
+
+/// `apply --wait-for-replication`: IN_PROGRESS until the test has copied the image, then
+/// COMPLETE.
+#[test]
+fn apply_waits_for_replication_through_the_status_api() {
+    let (w, proxy, d) = awaiting_replication("IN_PROGRESS", None);
     let mut child = w.spawn_ferry(
         &["apply", "--auto-approve", "--wait-for-replication", "300"],
         "apply.err",
@@ -314,20 +322,7 @@ fn apply_waits_for_replication_through_the_status_api() {
 
 #[test]
 fn a_failed_replication_stops_the_wait_naming_the_failure() {
-    let mut w = replicated();
-    let digest = w.admin("push", REGISTRY, &["hello", "01", "v1"]);
-    let d = digest.as_str().unwrap().to_string();
-    let proxy = Proxy::start(w.moto_addr());
-    w.route_ferry_through(proxy.url());
-    proxy.add_rule(replication_status(
-        "hello",
-        &d,
-        "eu-west-1",
-        PROD,
-        "FAILED",
-        Some("REPLICATION_ACCESS_DENIED"),
-    ));
-    w.write("ferry.toml", &with_functions("01"));
+    let (w, _proxy, _) = awaiting_replication("FAILED", Some("REPLICATION_ACCESS_DENIED"));
     let run = w
         .ferry(&["apply", "--auto-approve", "--wait-for-replication", "300"])
         .expect(1);
@@ -389,5 +384,8 @@ fn a_previous_image_expired_in_the_replica_is_warned_about_and_its_rollback_repo
         .ferry(&["apply", "--auto-approve", "--propagation-timeout", "1"])
         .expect(1);
     let all = format!("{}\n{}", run.stdout, run.stderr);
-    assert!(all.contains(&format!("its previous image {previous} is gone")), "{all}");
+    assert!(
+        all.contains(&format!("its previous image {previous} is gone")),
+        "{all}"
+    );
 }

@@ -65,6 +65,11 @@ impl Route<'_> {
     }
 }
 
+/// The repository a replica copies; `None` for a repository that is no replica.
+pub fn source_of<'a>(desired: &'a Desired, replica: &Repository) -> Option<&'a Repository> {
+    desired.repositories.get(replica.replica_of.as_ref()?)
+}
+
 /// The replicas of `source` that `desired` holds, in `replicate_to` order.
 pub fn replicas<'a>(
     desired: &'a Desired,

@@ -226,7 +226,7 @@ impl Planner<'_> {
 
     /// The replication configuration that fills `repo`, when it is a replica.
     fn replication_of(&self, repo: &crate::model::Repository) -> Option<Address> {
-        let source = self.desired.repositories.get(repo.replica_of.as_ref()?)?;
+        let source = crate::model::replication::source_of(self.desired, repo)?;
         Some(Address::Replication(source.registry.clone()))
     }
 
@@ -235,11 +235,7 @@ impl Planner<'_> {
     fn replication_needs(&self, k: &str) -> Vec<Address> {
         let mut out = Vec::new();
         for r in self.desired.repositories.values() {
-            let Some(source) = r
-                .replica_of
-                .as_ref()
-                .and_then(|s| self.desired.repositories.get(s))
-            else {
+            let Some(source) = crate::model::replication::source_of(self.desired, r) else {
                 continue;
             };
             if source.registry == k {

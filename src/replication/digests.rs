@@ -158,11 +158,7 @@ pub async fn wait(plan: &mut Plan, desired: &Desired, cloud: &dyn Cloud, limit: 
         let mut look = BTreeMap::new();
         for n in &pending {
             let replica = &desired.repositories[&n.replica];
-            let Some(source) = replica
-                .replica_of
-                .as_ref()
-                .and_then(|s| desired.repositories.get(s))
-            else {
+            let Some(source) = crate::model::replication::source_of(desired, replica) else {
                 continue;
             };
             let statuses = cloud

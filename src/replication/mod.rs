@@ -42,6 +42,12 @@ fn target_of(desired: &Desired, registry: &str) -> Option<Target> {
     })
 }
 
+/// `value` as the document of registry `registry`, keyed by it.
+fn document(desired: &Desired, registry: &str, value: Value) -> Option<(String, Document)> {
+    let target = target_of(desired, registry)?;
+    Some((registry.to_string(), Document { target, value }))
+}
+
 fn sources(desired: &Desired) -> impl Iterator<Item = &Repository> {
     desired
         .repositories
@@ -79,14 +85,7 @@ pub fn configurations(desired: &Desired) -> BTreeMap<String, Document> {
                     json!({ "destinations": destinations, "repositoryFilters": filters })
                 })
                 .collect();
-            let value = normalize(&json!({ "rules": rules }));
-            Some((
-                registry.to_string(),
-                Document {
-                    target: target_of(desired, registry)?,
-                    value,
-                },
-            ))
+            document(desired, registry, normalize(&json!({ "rules": rules })))
         })
         .collect()
 }
@@ -96,11 +95,7 @@ pub fn configurations(desired: &Desired) -> BTreeMap<String, Document> {
 pub fn registry_policies(desired: &Desired) -> BTreeMap<String, Document> {
     let mut grants: BTreeMap<&str, BTreeMap<&str, BTreeSet<String>>> = BTreeMap::new();
     for replica in desired.repositories.values() {
-        let Some(source) = replica
-            .replica_of
-            .as_ref()
-            .and_then(|s| desired.repositories.get(s))
-        else {
+        let Some(source) = crate::model::replication::source_of(desired, replica) else {
             continue;
         };
         if source.target.account_id != replica.target.account_id {
@@ -128,13 +123,7 @@ pub fn registry_policies(desired: &Desired) -> BTreeMap<String, Document> {
                 })
                 .collect();
             let value = json!({ "Version": "2012-10-17", "Statement": statements });
-            Some((
-                registry.to_string(),
-                Document {
-                    target: target_of(desired, registry)?,
-                    value,
-                },
-            ))
+            document(desired, registry, value)
         })
         .collect()
 }
