@@ -733,3 +733,13 @@ fn check_judges_each_function_against_the_repository_it_pulls_from() {
         ("repository.hello@eu-prod".into(), false)
     );
 }
+
+#[test]
+fn the_replication_plan_as_a_user_reads_it() {
+    let d = plain::desired(REPLICATED);
+    let p = ferry::planner::plan(&d, &source_recorded(), &live_source().build());
+    insta::assert_snapshot!(ferry::render::plan_text(
+        &p,
+        ferry::render::Painter { color: false }
+    ));
+}

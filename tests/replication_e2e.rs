@@ -56,7 +56,13 @@ fn replicated() -> World {
         w.admin("role", id, &[EU, "LambdaRole"]);
     }
     w.write("ferry.toml", &repository_only());
-    let run = w.ferry(&["apply", "--auto-approve"]).expect(0);
+    // The plan as JSON follows the published schema; saved, it is applied as it is.
+    let json = w.ferry(&["plan", "--json"]).expect(0).stdout;
+    w.validate_json(&json, &support::repo_root().join("docs/plan.schema.json"))
+        .unwrap_or_else(|e| panic!("plan --json does not follow the schema: {e}\n{json}"));
+    assert!(json.contains("\"type\": \"replication\""), "{json}");
+    w.ferry(&["plan", "--out", "replication.plan"]).expect(0);
+    let run = w.ferry(&["apply", "replication.plan"]).expect(0);
     assert!(run.stdout.contains("replication.central"), "{}", run.stdout);
     w
 }
