@@ -743,3 +743,76 @@ fn the_replication_plan_as_a_user_reads_it() {
         ferry::render::Painter { color: false }
     ));
 }
+
+#[tokio::test]
+async fn a_moved_repository_takes_its_replicas_along() {
+    let (cloud, state) = applied_on_the_fake().await;
+    let renamed = REPLICATED
+        .replace(
+            "[repositories.hello]\n",
+            "[repositories.greeting]\nname = \"hello\"\n",
+        )
+        .replace("repository = \"hello\"", "repository = \"greeting\"")
+        + "\n[[moved]]\nfrom = \"repository.hello\"\nto = \"repository.greeting\"\n";
+    let d = plain::desired(&renamed);
+    let p = plan_on(&cloud, &d, &state).await;
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let moved = p
+        .steps
+        .iter()
+        .find_map(|s| match &s.operation {
+            ferry::planner::Operation::Move { moves } => Some(moves.clone()),
+            _ => None,
+        })
+        .expect("a move step");
+    let pairs: Vec<String> = moved.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
+    assert!(
+        pairs.contains(&"repository.hello@eu-prod -> repository.greeting@eu-prod".to_string()),
+        "{pairs:?}"
+    );
+    for s in &p.steps {
+        assert!(
+            !matches!(
+                s.action,
+                ferry::planner::Action::Create
+                    | ferry::planner::Action::Delete
+                    | ferry::planner::Action::Replace
+            ),
+            "{:?} {}",
+            s.action,
+            s.address
+        );
+    }
+    apply_on(&cloud, &d, &state).await;
+    assert!(plan_on(&cloud, &d, &state).await.steps.is_empty());
+}
+
+#[tokio::test]
+async fn a_plan_that_creates_the_replica_says_to_apply_the_replication_first() {
+    let cloud = FakeCloud::new();
+    let state = plain::lineage_state();
+    let head = REPLICATED.split_once("[images.hello]").unwrap().0;
+    apply_on(
+        &cloud,
+        &plain::desired(&head.replace("replicate_to = [\"eu-prod\"]\n", "")),
+        &state,
+    )
+    .await;
+    cloud.push_image(&central(), "hello", "01", DIGEST);
+    let p = plan_on(&cloud, &plain::desired(REPLICATED), &state).await;
+    let refused: Vec<&ferry::planner::PlanError> = p.errors.iter().collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    for e in refused {
+        assert!(
+            e.message
+                .contains("this plan creates the replica or its replication rule"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.hint.contains("ferry apply --target replication.central"),
+            "{}",
+            e.hint
+        );
+    }
+}

@@ -131,16 +131,43 @@ fn error(desired: &Desired, n: &Needed, function: &Address, waited: Option<&str>
 }
 
 /// Makes every digest a function would pull from a replica that does not hold it a plan error.
+/// When this plan itself creates the replica or its rule, nothing can have been replicated yet:
+/// the hint says to apply the replication first.
 pub async fn check(plan: &mut Plan, desired: &Desired, cloud: &dyn Cloud) {
     let needs = needed(plan, desired);
     if needs.is_empty() {
         return;
     }
     for n in missing(cloud, desired, &needs).await {
+        let first = first_replication(plan, desired, &n.replica);
         for f in &needs[&n] {
-            plan.errors.push(error(desired, &n, f, None));
+            let mut e = error(desired, &n, f, None);
+            if let Some(rule) = &first {
+                e.message = format!(
+                    "{MISSING}{}` does not hold {}: this plan creates the replica or its replication rule, and ECR replicates only images pushed after the rule",
+                    n.replica, n.digest
+                );
+                e.hint = format!(
+                    "apply the replication first (`ferry apply --target {rule}`), push the image again, then apply the functions"
+                );
+            }
+            plan.errors.push(e);
         }
     }
+}
+
+/// The replication step's address when this plan creates `replica` or the rule that fills it.
+fn first_replication(plan: &Plan, desired: &Desired, replica: &str) -> Option<Address> {
+    let source = crate::model::replication::source_of(desired, desired.repositories.get(replica)?)?;
+    let rule = Address::Replication(source.registry.clone());
+    let replica = Address::Repository(replica.to_string());
+    plan.steps
+        .iter()
+        .any(|s| {
+            s.action == crate::planner::Action::Create
+                && (s.address == rule || s.address == replica)
+        })
+        .then_some(rule)
 }
 
 /// Waits up to `limit` for the digests [`check`] found missing: each round asks the source's
@@ -148,8 +175,17 @@ pub async fn check(plan: &mut Plan, desired: &Desired, cloud: &dyn Cloud) {
 /// reported). A FAILED replication stops the wait for that digest. What is still missing at the
 /// end stays a plan error, saying how long ferry waited.
 pub async fn wait(plan: &mut Plan, desired: &Desired, cloud: &dyn Cloud, limit: Duration) {
-    let needs = needed(plan, desired);
-    plan.errors.retain(|e| !e.message.starts_with(MISSING));
+    let mut needs = needed(plan, desired);
+    // What this plan's own replication must bring cannot arrive while ferry waits.
+    let first: Vec<Needed> = needs
+        .keys()
+        .filter(|n| first_replication(plan, desired, &n.replica).is_some())
+        .cloned()
+        .collect();
+    needs.retain(|n, _| !first.contains(n));
+    plan.errors.retain(|e| {
+        !e.message.starts_with(MISSING) || first.iter().any(|n| e.message.contains(&n.digest))
+    });
     let mut pending = missing(cloud, desired, &needs).await;
     let mut failed: BTreeMap<Needed, String> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + limit;
