@@ -136,11 +136,7 @@ async fn limited<T>(slots: &Semaphore, read: impl Future<Output = T>) -> T {
 /// Reads one account and region: the repository listing, then each existing repository's
 /// policy, image lookup and (when it may be deleted) whether it holds images; the functions
 /// alongside, since they need only the verified identity. No level waits for another place.
-async fn read_place(
-    cloud: &dyn Cloud,
-    t: &Target,
-    reads: &Reads,
-) -> Result<Observed, CloudError> {
+async fn read_place(cloud: &dyn Cloud, t: &Target, reads: &Reads) -> Result<Observed, CloudError> {
     let slots = &Semaphore::new(READS_PER_PLACE);
     let repositories = async {
         let mut out = Observed::default();

@@ -121,7 +121,10 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> std::io::Result<()>
         }
         Err(e) => return Err(e),
     };
-    let (begin, end) = (format!("<!-- BEGIN {name} -->"), format!("<!-- END {name} -->"));
+    let (begin, end) = (
+        format!("<!-- BEGIN {name} -->"),
+        format!("<!-- END {name} -->"),
+    );
     let (Some(b), Some(e)) = (text.find(&begin), text.find(&end)) else {
         text += &format!("\n## `{name}`\n\n{begin}\n{body}{end}\n");
         return std::fs::write(path, text);
