@@ -151,6 +151,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             parallelism,
             target,
             no_rollback,
+            rollback_scope,
+            failure_tolerance,
             propagation_timeout,
         } => {
             let options = commands::apply::Options {
@@ -159,6 +161,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
                 parallelism: *parallelism,
                 target,
                 no_rollback: *no_rollback,
+                rollback_scope: *rollback_scope,
+                failure_tolerance: *failure_tolerance,
                 propagation_timeout: *propagation_timeout,
             };
             commands::apply::run(&cli, ctx, options).await
