@@ -61,17 +61,18 @@ pub struct FunctionAccess {
     pub hint: Option<String>,
 }
 
-/// The policy in effect for `repo` after the plan: ferry's own, or the live one.
+/// The policy in effect for `repo` after the plan: ferry's own (from `synthesized`, every
+/// managed repository's derived policy, made once per plan), or the live one.
 pub fn policy_in_effect(
-    desired: &Desired,
+    synthesized: &policy::Synthesized,
     repo: &Repository,
     live: Option<&str>,
 ) -> (Option<Value>, PolicySource) {
     if repo.manage_policy {
-        match policy::synthesize(desired, repo) {
-            Ok(Some(p)) => (Some(p), PolicySource::AfterPlan),
+        match synthesized.get(&repo.key) {
+            Some(Ok(Some(p))) => (Some(p.clone()), PolicySource::AfterPlan),
             // An oversized policy is a plan error of its own; judge as if nothing were written.
-            Ok(None) | Err(_) => (None, PolicySource::None),
+            _ => (None, PolicySource::None),
         }
     } else {
         match live {
@@ -226,13 +227,14 @@ pub fn check_all(
     desired: &Desired,
     live: &BTreeMap<String, Option<String>>,
 ) -> Vec<FunctionAccess> {
+    let synthesized = policy::synthesize_all(desired);
     desired
         .functions
         .values()
         .filter_map(|f| {
             let repo = desired.function_repository(f)?;
             let (policy, source) = policy_in_effect(
-                desired,
+                &synthesized,
                 repo,
                 live.get(&repo.key).and_then(|p| p.as_deref()),
             );

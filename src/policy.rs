@@ -120,12 +120,13 @@ pub fn synthesize(desired: &Desired, repo: &Repository) -> Result<Option<Value>,
     synthesize_for(repo, &consumers(desired, repo))
 }
 
+/// Every managed repository's derived policy (or why it cannot be written), by repository key.
+pub type Synthesized = std::collections::BTreeMap<String, Result<Option<Value>, PolicyError>>;
+
 /// [`synthesize`] for every repository that ferry writes the policy of, by key, reading the
 /// functions once (not once per repository: `ferry validate` of thousands of repositories and
 /// functions stays linear).
-pub fn synthesize_all(
-    desired: &Desired,
-) -> std::collections::BTreeMap<String, Result<Option<Value>, PolicyError>> {
+pub fn synthesize_all(desired: &Desired) -> Synthesized {
     let mut by_repository: std::collections::BTreeMap<&str, Vec<&crate::model::Function>> =
         Default::default();
     for f in desired.functions.values() {

@@ -28,6 +28,7 @@ use crate::state::{Phase, StateError, StateStore};
 use operation::run_step;
 use rollback::rollback;
 use schedule::{Dependencies, Schedule, drive};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Hears about steps as they run (progress output lives in the CLI).
@@ -46,6 +47,11 @@ pub struct Options {
     pub parallelism: usize,
     /// Undo this apply's changes when a CreateFunction fails.
     pub rollback: bool,
+    /// What that undo covers: the whole apply, or only the accounts where a create failed.
+    pub rollback_scope: RollbackScope,
+    /// How many accounts may fail before nothing new starts anywhere (StackSets' failure
+    /// tolerance): up to this many, only the failed account stops and the others go on.
+    pub failure_tolerance: usize,
     /// How long to retry the permission errors of a just-written policy or role.
     pub propagation_timeout: Duration,
     /// First wait between those retries (doubling, at most 10 s).
@@ -61,11 +67,40 @@ impl Default for Options {
         Options {
             parallelism: 10,
             rollback: true,
+            rollback_scope: RollbackScope::Apply,
+            failure_tolerance: 0,
             propagation_timeout: Duration::from_secs(60),
             retry_base: Duration::from_secs(1),
             declared_in: Default::default(),
         }
     }
+}
+
+/// What a rollback undoes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RollbackScope {
+    /// Every change of the apply: an apply is one change.
+    #[default]
+    Apply,
+    /// Only the changes in the accounts where a CreateFunction failed; the other accounts keep
+    /// theirs, and so do shared steps in other accounts (a registry's policy).
+    Account,
+}
+
+/// How one account fared in an apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountResult {
+    /// Every step of the account that started completed.
+    Succeeded,
+    /// A step failed and what completed is kept (recorded in state).
+    Failed,
+    /// A step failed and the account's completed changes were undone.
+    RolledBack,
+    /// A step failed and its undo was incomplete (listed in the rollback).
+    RollbackIncomplete,
+    /// Nothing failed here, but some of its steps never started: a failure elsewhere (another
+    /// account, or a step they depend on) stopped them.
+    Stopped,
 }
 
 /// What an apply did.
@@ -80,6 +115,8 @@ pub struct Outcome {
     /// A state write that failed (the step itself succeeded in the cloud).
     pub state_error: Option<(usize, String)>,
     pub rollback: Option<Rollback>,
+    /// Every account a step of the plan acts in (by account key), and how it fared.
+    pub accounts: std::collections::BTreeMap<String, AccountResult>,
 }
 
 impl Outcome {
@@ -133,8 +170,15 @@ pub async fn execute(
         ran: Default::default(),
     };
     run.begin(&prior);
-    // A step starts as soon as its own dependencies are done: no barrier across accounts.
-    let mut schedule = Dependencies::of(plan);
+    // A step starts as soon as its own dependencies are done: no barrier across accounts. A
+    // failure stops every account, or (with a failure tolerance) only its own.
+    let mut schedule = Dependencies::of(plan).tolerating(
+        plan.steps
+            .iter()
+            .map(|s| s.target.account.clone())
+            .collect(),
+        options.failure_tolerance,
+    );
     let run = &run;
     let mut results = drive(
         &mut schedule,
@@ -162,16 +206,91 @@ pub async fn execute(
         }
     }
     outcome.skipped = schedule.not_started();
-    let create_failed = outcome
+    let account = |id: &usize| plan.steps[*id].target.account.clone();
+    // The accounts whose failed CreateFunction starts an undo.
+    let create_failed: BTreeSet<String> = outcome
         .failed
         .iter()
-        .any(|(id, _)| creates_function(&plan.steps[*id].operation));
-    if create_failed && options.rollback {
-        let failed: Vec<usize> = outcome.failed.iter().map(|(id, _)| *id).collect();
-        outcome.rollback = Some(rollback(run, &outcome.completed, &failed, &prior).await);
-    }
+        .filter(|(id, _)| creates_function(&plan.steps[*id].operation))
+        .map(|(id, _)| account(id))
+        .collect();
+    let undone_accounts: BTreeSet<String> = if !create_failed.is_empty() && options.rollback {
+        let in_scope = |id: &usize| match options.rollback_scope {
+            RollbackScope::Apply => true,
+            RollbackScope::Account => create_failed.contains(&account(id)),
+        };
+        let completed: Vec<usize> = outcome.completed.iter().copied().filter(in_scope).collect();
+        let failed: Vec<usize> = outcome
+            .failed
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(in_scope)
+            .collect();
+        outcome.rollback = Some(rollback(run, &completed, &failed, &prior).await);
+        plan.steps
+            .iter()
+            .map(|s| s.target.account.clone())
+            .filter(|a| options.rollback_scope == RollbackScope::Apply || create_failed.contains(a))
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
+    outcome.accounts = account_results(plan, &outcome, &undone_accounts);
     run.journal(Phase::Finished, None, "");
     outcome
+}
+
+/// How each account fared: failed when one of its steps failed (or its state write did),
+/// rolled back when its changes were undone, whether or not its own steps failed (an apply-wide
+/// rollback undoes the healthy accounts too).
+fn account_results(
+    plan: &Plan,
+    outcome: &Outcome,
+    undone_accounts: &BTreeSet<String>,
+) -> std::collections::BTreeMap<String, AccountResult> {
+    let failed: BTreeSet<&str> = outcome
+        .failed
+        .iter()
+        .map(|(id, _)| *id)
+        .chain(outcome.state_error.as_ref().map(|(id, _)| *id))
+        .map(|id| plan.steps[id].target.account.as_str())
+        .collect();
+    let incomplete: BTreeSet<&str> = outcome
+        .rollback
+        .iter()
+        .flat_map(|rb| {
+            rb.failed
+                .iter()
+                .map(|(id, _)| *id)
+                .chain(rb.kept.iter().map(|(id, _)| *id))
+        })
+        .map(|id| plan.steps[id].target.account.as_str())
+        .collect();
+    let stopped: BTreeSet<&str> = outcome
+        .skipped
+        .iter()
+        .map(|id| plan.steps[*id].target.account.as_str())
+        .collect();
+    plan.steps
+        .iter()
+        .map(|s| {
+            let a = s.target.account.as_str();
+            let result = if undone_accounts.contains(a) {
+                if incomplete.contains(a) {
+                    AccountResult::RollbackIncomplete
+                } else {
+                    AccountResult::RolledBack
+                }
+            } else if failed.contains(a) {
+                AccountResult::Failed
+            } else if stopped.contains(a) {
+                AccountResult::Stopped
+            } else {
+                AccountResult::Succeeded
+            };
+            (a.to_string(), result)
+        })
+        .collect()
 }
 
 /// Whether `op` creates a function: the step whose failure starts a rollback.

@@ -88,7 +88,8 @@ impl Schedule for Levels {
 /// Dependency-driven: a step may start as soon as every step it depends on ended well, whatever
 /// the rest of its level does (no barrier across accounts: one account's slow function does not
 /// hold back another account's next step). Ready steps start in (level, id) order; after a
-/// failure nothing new starts, as with [`Levels`].
+/// failure nothing new starts, as with [`Levels`], unless [`Dependencies::tolerating`] lets
+/// other accounts go on.
 #[derive(Debug)]
 pub struct Dependencies {
     /// Per id: how many of its dependencies have not ended yet.
@@ -98,6 +99,11 @@ pub struct Dependencies {
     ready: std::collections::BTreeSet<(usize, usize)>,
     started: Vec<bool>,
     stopped: bool,
+    /// Per id, the account its step acts in, and how many accounts may fail before nothing
+    /// new starts anywhere (StackSets' failure tolerance); empty: the first failure stops all.
+    accounts: Vec<String>,
+    tolerance: usize,
+    failed_accounts: std::collections::BTreeSet<String>,
 }
 
 impl Dependencies {
@@ -125,7 +131,26 @@ impl Dependencies {
             ready,
             started: vec![false; n],
             stopped: false,
+            accounts: Vec::new(),
+            tolerance: 0,
+            failed_accounts: Default::default(),
         }
+    }
+
+    /// Keeps going after failures in up to `tolerance` accounts (`accounts[id]` is the account
+    /// step `id` acts in): a failed account starts nothing more, nor does what depends on a
+    /// failed step, but other accounts' steps go on; the failure of one more account stops all.
+    pub fn tolerating(mut self, accounts: Vec<String>, tolerance: usize) -> Self {
+        self.accounts = accounts;
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Whether step `id` acts in an account that already failed.
+    fn in_failed_account(&self, id: usize) -> bool {
+        self.accounts
+            .get(id)
+            .is_some_and(|a| self.failed_accounts.contains(a))
     }
 
     /// From a plan's steps.
@@ -144,14 +169,29 @@ impl Schedule for Dependencies {
         if self.stopped {
             return None;
         }
-        let (_, id) = self.ready.pop_first()?;
-        self.started[id] = true;
-        Some(id)
+        loop {
+            let (_, id) = self.ready.pop_first()?;
+            // A failed account's ready steps never start (they stay not started).
+            if self.in_failed_account(id) {
+                continue;
+            }
+            self.started[id] = true;
+            return Some(id);
+        }
     }
 
     fn done(&mut self, id: usize, ok: bool) {
         if !ok {
-            self.stopped = true;
+            match self.accounts.get(id) {
+                Some(account) => {
+                    self.failed_accounts.insert(account.clone());
+                    if self.failed_accounts.len() > self.tolerance {
+                        self.stopped = true;
+                    }
+                }
+                None => self.stopped = true,
+            }
+            // What depends on the failed step never becomes ready.
             return;
         }
         for &d in &self.dependents[id] {
@@ -340,5 +380,57 @@ mod tests {
         // Step 0 fails at 1 s: step 1 finishes, nothing new starts (not 2, not 4 after 1).
         assert_eq!(events, ["+0", "+1", "-0", "-1"]);
         assert_eq!(schedule.not_started(), vec![2, 3, 4]);
+    }
+
+    /// Three accounts a, b, c of two chained steps each (0 → 1, 2 → 3, 4 → 5), and 6 in `a`
+    /// that needs 1 and 3 (a shared step).
+    fn three_accounts() -> Dependencies {
+        let accounts = ["a", "a", "b", "b", "c", "c", "a"];
+        Dependencies::new(vec![
+            (0, vec![]),
+            (1, vec![0]),
+            (0, vec![]),
+            (1, vec![2]),
+            (0, vec![]),
+            (1, vec![4]),
+            (2, vec![1, 3]),
+        ])
+        .tolerating(accounts.iter().map(|a| a.to_string()).collect(), 1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tolerated_failure_stops_its_account_and_its_dependents_only() {
+        let mut schedule = three_accounts();
+        // Step 2 (account b) fails: b's step 3 and step 6 (which needs 3) never start; a and c go on.
+        let (events, _) = run_with(&mut schedule, &[1, 1, 1, 1, 1, 1, 1], &[2], 10).await;
+        assert_eq!(
+            events,
+            ["+0", "+2", "+4", "-0", "-2", "-4", "+1", "+5", "-1", "-5"]
+        );
+        assert_eq!(schedule.not_started(), vec![3, 6]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_failed_account_more_than_tolerated_stops_every_account() {
+        let mut schedule = three_accounts();
+        // b fails at 1 s (tolerated), c at 2 s (the second account): a's step 1 was already
+        // running and ends; nothing starts after that.
+        let (events, _) = run_with(&mut schedule, &[1, 2, 1, 1, 1, 1, 1], &[2, 5], 10).await;
+        assert_eq!(
+            events,
+            ["+0", "+2", "+4", "-0", "-2", "-4", "+1", "+5", "-5", "-1"]
+        );
+        assert_eq!(schedule.not_started(), vec![3, 6]);
+        // Tolerating none is the plain rule: the first failure stops all.
+        let mut schedule = three_accounts().tolerating(
+            ["a", "a", "b", "b", "c", "c", "a"]
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            0,
+        );
+        let (events, _) = run_with(&mut schedule, &[2, 1, 1, 1, 2, 1, 1], &[2], 10).await;
+        assert_eq!(events, ["+0", "+2", "+4", "-2", "-0", "-4"]);
+        assert_eq!(schedule.not_started(), vec![1, 3, 5, 6]);
     }
 }

@@ -71,8 +71,16 @@ pub enum Command {
         #[arg(long, value_name = "ADDR", conflicts_with = "planfile")]
         target: Vec<crate::model::TargetPattern>,
         /// Keep completed steps when a CreateFunction fails (default: undo this apply's changes)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rollback_scope")]
         no_rollback: bool,
+        /// What a failed CreateFunction undoes: the whole apply, or only the changes in the
+        /// account where it failed (the other accounts, and shared registry policies, keep theirs)
+        #[arg(long, value_enum, value_name = "SCOPE")]
+        rollback_scope: Option<RollbackScope>,
+        /// Keep going in the other accounts until more than N accounts have failed (a failed
+        /// account starts nothing more); needs `--rollback-scope account` or `--no-rollback`
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        failure_tolerance: usize,
         /// Retry the permission errors of a just-written policy or role for at most this long
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         propagation_timeout: u64,
@@ -211,4 +219,13 @@ pub enum StateCommand {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MigrateTarget {
     S3,
+}
+
+/// `--rollback-scope`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RollbackScope {
+    /// Undo every change of the apply (the default: an apply is one change)
+    Apply,
+    /// Undo only the failed account's changes
+    Account,
 }

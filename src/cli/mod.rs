@@ -151,6 +151,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             parallelism,
             target,
             no_rollback,
+            rollback_scope,
+            failure_tolerance,
             propagation_timeout,
             wait_for_replication,
         } => {
@@ -160,6 +162,8 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
                 parallelism: *parallelism,
                 target,
                 no_rollback: *no_rollback,
+                rollback_scope: *rollback_scope,
+                failure_tolerance: *failure_tolerance,
                 propagation_timeout: *propagation_timeout,
                 wait_for_replication: *wait_for_replication,
             };

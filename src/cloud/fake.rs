@@ -84,6 +84,8 @@ struct SimState {
     /// Functions still Pending, until when.
     pending: BTreeMap<Key, tokio::time::Instant>,
     throttled: usize,
+    /// Per account id: calls on the wire now, and the most at once.
+    in_flight: BTreeMap<String, (usize, usize)>,
 }
 
 fn registry(t: &Target) -> (String, String) {
@@ -112,6 +114,12 @@ impl FakeCloud {
         self.sim_state.lock().expect("sim").throttled
     }
 
+    /// The most simulated calls that were on the wire at once in one account (any region).
+    pub fn most_in_flight(&self, account_id: &str) -> usize {
+        let st = self.sim_state.lock().expect("sim");
+        st.in_flight.get(account_id).map_or(0, |&(_, most)| most)
+    }
+
     /// A call as the simulation sees it: the round trip, then the quota, then [`Self::call`].
     async fn call_at(
         &self,
@@ -120,7 +128,22 @@ impl FakeCloud {
         name: &str,
     ) -> Result<(), CloudError> {
         if let Some(sim) = &self.sim {
+            {
+                let mut st = self.sim_state.lock().expect("sim");
+                let (now, most) = st.in_flight.entry(target.account_id.clone()).or_default();
+                *now += 1;
+                *most = (*most).max(*now);
+            }
             tokio::time::sleep(sim.latency).await;
+            if let Some((now, _)) = self
+                .sim_state
+                .lock()
+                .expect("sim")
+                .in_flight
+                .get_mut(&target.account_id)
+            {
+                *now -= 1;
+            }
             let lambda = matches!(
                 operation,
                 "GetFunction"

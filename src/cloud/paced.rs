@@ -81,9 +81,10 @@ impl Limits {
     }
 
     /// How many steps may run at once when this pacing caps the calls: waiting steps hold no
-    /// call slot, so the step cap only bounds memory.
+    /// call slot, so the step cap only bounds memory (10,000 waiting steps by default: more
+    /// functions than one apply activates at once would otherwise wait in rounds).
     pub fn steps_at_once(&self) -> usize {
-        self.global * 10
+        self.global * 100
     }
 
     fn rate(&self, class: Class) -> f64 {

@@ -220,7 +220,7 @@ impl Planner<'_> {
             .cloned()
             .flatten();
         let (policy, source) =
-            crate::check::policy_in_effect(self.desired, repo, live_policy.as_deref());
+            crate::check::policy_in_effect(&self.policies, repo, live_policy.as_deref());
         let access = crate::check::function_access(self.desired, f, repo, policy.as_ref(), source);
         if access.allowed {
             return None;

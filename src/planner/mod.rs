@@ -54,6 +54,7 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
         unchanged: Vec::new(),
         renames: renames(desired, state),
         moved_into,
+        policies: crate::policy::synthesize_all(desired),
     };
     for (m, pairs) in &moves {
         p.build_move(m, pairs);
@@ -120,6 +121,8 @@ struct Planner<'a> {
     renames: BTreeMap<Address, Address>,
     /// Addresses a `[[moved]]` block moves a record into, to the address of its move step.
     moved_into: BTreeMap<Address, Address>,
+    /// Every managed repository's derived policy, made once (not once per function).
+    policies: crate::policy::Synthesized,
 }
 
 #[cfg(test)]

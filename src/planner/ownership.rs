@@ -25,6 +25,13 @@ pub(super) fn renames(desired: &Desired, state: &Snapshot) -> BTreeMap<Address, 
         Address::Repository(k) => desired.repositories.contains_key(k),
         _ => true,
     };
+    // Undeclared records by what they name, the first address of each (state's order).
+    let mut undeclared: BTreeMap<(&str, &str, &str, &str), &Address> = BTreeMap::new();
+    for (a, r) in &state.resources {
+        if !is_declared(a) {
+            undeclared.entry(r.identity()).or_insert(a);
+        }
+    }
     let mut out = BTreeMap::new();
     for (address, target, name) in declared {
         if state.resources.contains_key(&address) {
@@ -36,12 +43,9 @@ pub(super) fn renames(desired: &Desired, state: &Snapshot) -> BTreeMap<Address, 
             target.region.as_str(),
             name.as_str(),
         );
-        if let Some((old, _)) = state
-            .resources
-            .iter()
-            .find(|(a, r)| **a != address && !is_declared(a) && r.identity() == identity)
-        {
-            out.insert(address, old.clone());
+        // A declared address is never undeclared, so the old one is another address.
+        if let Some(old) = undeclared.get(&identity) {
+            out.insert(address, (*old).clone());
         }
     }
     out

@@ -115,7 +115,12 @@ impl Planner<'_> {
             return PolicyDecision::CoveredByRename;
         }
         let place = Place::new(&repo.target, &repo.name);
-        let desired = match policy::synthesize(self.desired, repo) {
+        // Only managed repositories are in the map; any other is derived as `synthesize` would.
+        let derived = match self.policies.get(&repo.key) {
+            Some(p) => p.clone(),
+            None => policy::synthesize(self.desired, repo),
+        };
+        let desired = match derived {
             Ok(p) => p,
             Err(e) => {
                 return PolicyDecision::Refused(PlanError {

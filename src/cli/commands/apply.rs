@@ -2,7 +2,7 @@
 
 use super::execute::{Verb, execute};
 use crate::apply;
-use crate::cli::args::Cli;
+use crate::cli::args::{Cli, RollbackScope};
 use crate::cli::output::{Printer, out};
 use crate::cloud::aws::AwsCloud;
 use crate::cloud::paced::{Limits, Paced};
@@ -19,15 +19,37 @@ pub struct Options<'a> {
     pub parallelism: u16,
     pub target: &'a [crate::model::TargetPattern],
     pub no_rollback: bool,
+    pub rollback_scope: Option<crate::cli::args::RollbackScope>,
+    pub failure_tolerance: usize,
     pub propagation_timeout: u64,
     /// `--wait-for-replication SECONDS`: wait for replicas to hold the digests they lack.
     pub wait_for_replication: Option<u64>,
 }
 
 pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<ExitCode> {
+    let rollback_scope = match o.rollback_scope {
+        Some(RollbackScope::Account) => apply::RollbackScope::Account,
+        Some(RollbackScope::Apply) | None => apply::RollbackScope::Apply,
+    };
+    if o.failure_tolerance > 0 && !o.no_rollback && rollback_scope == apply::RollbackScope::Apply {
+        return Err(crate::cli::Hinted {
+            message: format!(
+                "--failure-tolerance {} keeps the other accounts going after a failure, which an \
+                 apply-wide rollback would then undo",
+                o.failure_tolerance
+            ),
+            hint: Some(
+                "add `--rollback-scope account` (undo only the failed accounts) or `--no-rollback`"
+                    .to_string(),
+            ),
+        }
+        .into());
+    }
     let options = apply::Options {
         parallelism: usize::from(o.parallelism),
         rollback: !o.no_rollback,
+        rollback_scope,
+        failure_tolerance: o.failure_tolerance,
         propagation_timeout: Duration::from_secs(o.propagation_timeout),
         ..apply::Options::default()
     };

@@ -57,7 +57,43 @@ pub async fn execute(
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    Err(failure(plan, &outcome, ctx, (add, change, destroy)))
+    accounts_summary(&outcome, ctx);
+    Err(failure(
+        plan,
+        &outcome,
+        options,
+        ctx,
+        (add, change, destroy),
+    ))
+}
+
+/// Lists, on stderr, how each account fared when the plan acts in more than one.
+fn accounts_summary(outcome: &apply::Outcome, ctx: Printer) {
+    use apply::AccountResult::*;
+    if outcome.accounts.len() < 2 {
+        return;
+    }
+    for (result, label) in [
+        (Succeeded, "succeeded"),
+        (Failed, "failed (completed changes kept)"),
+        (RolledBack, "rolled back"),
+        (RollbackIncomplete, "rolled back in part (see above)"),
+        (Stopped, "stopped (steps not started)"),
+    ] {
+        let keys: Vec<&str> = outcome
+            .accounts
+            .iter()
+            .filter(|(_, r)| **r == result)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !keys.is_empty() {
+            errln!(
+                "{} {label}: {}",
+                ctx.err.paint(style::BOLD, "accounts"),
+                keys.join(", ")
+            );
+        }
+    }
 }
 
 /// Says on stderr which steps failed and what the rollback did, and returns the error `main`
@@ -65,6 +101,7 @@ pub async fn execute(
 fn failure(
     plan: &Plan,
     outcome: &apply::Outcome,
+    options: &apply::Options,
     ctx: Printer,
     (add, change, destroy): (usize, usize, usize),
 ) -> anyhow::Error {
@@ -110,6 +147,37 @@ fn failure(
                 id + 1,
                 plan.steps[*id].address
             );
+        }
+        if options.rollback_scope == apply::RollbackScope::Account {
+            let undone: Vec<&str> = outcome
+                .accounts
+                .iter()
+                .filter(|(_, r)| {
+                    matches!(
+                        r,
+                        apply::AccountResult::RolledBack | apply::AccountResult::RollbackIncomplete
+                    )
+                })
+                .map(|(k, _)| k.as_str())
+                .collect();
+            let kept_elsewhere = outcome
+                .completed
+                .iter()
+                .filter(|id| !undone.contains(&plan.steps[**id].target.account.as_str()))
+                .count();
+            let incomplete = rb.failed.len() + rb.kept.len();
+            return failed(format!(
+                "apply failed in account(s) {}: {cause}\nThe rollback undid {} change(s) there{}; the \
+                 other accounts keep their {kept_elsewhere} completed change(s), recorded in state. Fix \
+                 the cause and run `ferry apply` again: it continues from what is recorded.",
+                undone.join(", "),
+                rb.undone.len(),
+                if incomplete == 0 {
+                    String::new()
+                } else {
+                    format!(" but {incomplete} could not be undone (listed above)")
+                }
+            ));
         }
         if rb.failed.is_empty() && rb.kept.is_empty() {
             return failed(format!(

@@ -42,6 +42,7 @@ fn planner<'a>(desired: &'a Desired, state: &'a Snapshot, observed: &'a Observed
         unchanged: Vec::new(),
         renames: renames(desired, state),
         moved_into: BTreeMap::new(),
+        policies: crate::policy::synthesize_all(desired),
     }
 }
 
