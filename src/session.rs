@@ -283,6 +283,22 @@ pub fn state_moves(
             Address::RepositoryPolicy(from.clone()),
             Address::RepositoryPolicy(to.clone()),
         ));
+        // So do its replicas' (`FROM@REGISTRY`), with their policies.
+        let prefix = format!("{from}{}", crate::model::replication::REPLICA_SEPARATOR);
+        for a in snap.resources.keys() {
+            let registry = match a {
+                Address::Repository(k) | Address::RepositoryPolicy(k) => k.strip_prefix(&prefix),
+                _ => None,
+            };
+            if let Some(registry) = registry {
+                let new = crate::model::replication::replica_key(to, registry);
+                let moved = match a {
+                    Address::Repository(_) => Address::Repository(new),
+                    _ => Address::RepositoryPolicy(new),
+                };
+                moves.push((a.clone(), moved));
+            }
+        }
     }
     if !snap.resources.contains_key(source) {
         return Err(SessionError::NotInState(source.clone()));

@@ -308,3 +308,25 @@ async fn a_plan_that_creates_the_replica_says_to_apply_the_replication_first() {
         );
     }
 }
+
+#[tokio::test]
+async fn state_mv_of_a_replicated_repository_moves_its_replicas_too() {
+    let (_cloud, state) = applied_on_the_fake().await;
+    let snap = state.snapshot().unwrap();
+    let moves = ferry::session::state_moves(
+        &snap,
+        &"repository.hello".parse().unwrap(),
+        &"repository.greeting".parse().unwrap(),
+    )
+    .unwrap();
+    let pairs: Vec<String> = moves.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
+    assert_eq!(
+        pairs,
+        vec![
+            "repository.hello -> repository.greeting",
+            "repository_policy.hello -> repository_policy.greeting",
+            "repository.hello@eu-prod -> repository.greeting@eu-prod",
+            "repository_policy.hello@eu-prod -> repository_policy.greeting@eu-prod",
+        ]
+    );
+}
