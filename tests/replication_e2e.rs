@@ -395,3 +395,24 @@ fn a_previous_image_expired_in_the_replica_is_warned_about_and_its_rollback_repo
         "{all}"
     );
 }
+
+#[test]
+fn a_replication_still_in_progress_when_the_wait_ends_is_refused_saying_so() {
+    let (w, proxy, d) = awaiting_replication("IN_PROGRESS", None);
+    let run = w
+        .ferry(&["apply", "--auto-approve", "--wait-for-replication", "3"])
+        .expect(1);
+    assert!(
+        run.stderr.contains(&format!("does not hold {d} yet")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(ferry waited 3 s)"), "{}", run.stderr);
+    assert!(proxy.count("DescribeImageReplicationStatus") >= 1);
+    assert!(
+        w.admin("functions", STAGING, &[EU])
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+}
