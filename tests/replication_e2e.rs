@@ -416,3 +416,41 @@ fn a_replication_still_in_progress_when_the_wait_ends_is_refused_saying_so() {
             .is_empty()
     );
 }
+
+#[test]
+fn destroy_removes_the_rule_the_registry_policy_and_both_repositories() {
+    let w = replicated();
+    let run = w.ferry(&["destroy", "--auto-approve"]).expect(0);
+    assert!(
+        run.stdout.contains("replication.central will be destroyed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        registry_admin(&w, "replication", REGISTRY, &[]),
+        json!({ "rules": [] })
+    );
+    assert_eq!(
+        registry_admin(&w, "registry-policy", PROD, &[EU]),
+        Value::Null
+    );
+    assert!(
+        w.admin("repos", PROD, &[EU])
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.admin("repos", REGISTRY, &[])
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.ferry(&["state", "list"])
+            .expect(0)
+            .stdout
+            .trim()
+            .is_empty()
+    );
+}
