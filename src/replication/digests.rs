@@ -183,9 +183,11 @@ pub async fn wait(plan: &mut Plan, desired: &Desired, cloud: &dyn Cloud, limit: 
         .cloned()
         .collect();
     needs.retain(|n, _| !first.contains(n));
-    plan.errors.retain(|e| {
-        !e.message.starts_with(MISSING) || first.iter().any(|n| e.message.contains(&n.digest))
-    });
+    let about = |e: &PlanError, n: &Needed| {
+        e.message.starts_with(&format!("{MISSING}{}`", n.replica)) && e.message.contains(&n.digest)
+    };
+    plan.errors
+        .retain(|e| !e.message.starts_with(MISSING) || first.iter().any(|n| about(e, n)));
     let mut pending = missing(cloud, desired, &needs).await;
     let mut failed: BTreeMap<Needed, String> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + limit;
