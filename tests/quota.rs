@@ -4,7 +4,8 @@
 //! while it optimizes a container image (moto throttles nothing and makes functions Active at
 //! once). The apply of 3 accounts × 8 functions succeeds and the user never reads of throttling:
 //! at ferry's default pace because it stays under the quota, at 40 requests/s because every
-//! throttled call is slowed down and retried inside ferry.
+//! throttled call is slowed down and retried inside ferry (against a quota without a burst,
+//! so that throttling happens whatever the machine's pace).
 
 #[path = "support/faults.rs"]
 mod faults;
@@ -12,51 +13,20 @@ mod support;
 
 use faults::Proxy;
 use std::time::Duration;
-use support::{REGISTRY, World};
+use support::World;
+use support::fixtures::{fleet_declarations, fleet_ready};
 
 const IDS: [&str; 3] = ["220000000001", "220000000002", "220000000003"];
-/// Functions per account at the default pace; above the quota, enough that one account's
-/// creates overrun the 15 a second its bucket holds.
+/// Functions per account.
 const FUNCTIONS: usize = 8;
-const MANY: usize = 20;
 
-fn declarations(project_extra: &str, functions: usize) -> String {
-    let mut d = format!(
-        "[project]\nname = \"quota\"\ndefault_region = \"us-east-1\"\n\
-         assume_role = \"arn:aws:iam::{{account_id}}:role/FerryDeployer\"\n{project_extra}\n\
-         [accounts.registry]\nid = \"{REGISTRY}\"\n"
-    );
-    for (i, id) in IDS.iter().enumerate() {
-        d.push_str(&format!("\n[accounts.c{i}]\nid = \"{id}\"\n"));
-    }
-    d.push_str(
-        "\n[account_groups.fleet]\naccounts = [\"c0\", \"c1\", \"c2\"]\n\
-         \n[defaults.functions]\nrole = \"arn:aws:iam::{account_id}:role/LambdaRole\"\n\
-         \n[registries.central]\naccount = \"registry\"\n\
-         \n[repositories.hello]\nregistry = \"central\"\n\
-         \n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
-    );
-    for f in 0..functions {
-        d.push_str(&format!(
-            "\n[functions.fn{f}]\naccounts = [\"fleet\"]\nimage = \"hello\"\nname = \"fn{f}-{{account_id}}\"\n"
-        ));
-    }
-    d
-}
-
-/// The repository applied and holding `hello:01`, then ferry routed through a proxy that
-/// enforces Lambda's quota and keeps functions Pending for 3 s.
+/// The repository applied and holding `hello:01`, `functions` functions declared in each of
+/// three accounts, then ferry routed through a proxy that enforces Lambda's quota and keeps
+/// functions Pending for 3 s.
 fn world(project_extra: &str, functions: usize) -> (World, Proxy) {
-    let mut w = World::new();
-    for id in IDS {
-        w.admin("role", id, &["LambdaRole"]);
-    }
-    let full = declarations(project_extra, functions);
-    let (head, _) = full.split_once("\n[images.hello]").unwrap();
-    w.write("ferry.toml", head);
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
-    w.write("ferry.toml", &full);
+    let keys: Vec<String> = (0..functions).map(|f| format!("fn{f}")).collect();
+    let full = fleet_declarations("quota", project_extra, &IDS, &keys);
+    let mut w = fleet_ready(&full, &IDS);
     let proxy = Proxy::start(w.moto_addr());
     w.route_ferry_through(proxy.url());
     proxy.enforce_lambda_quota(15.0, 100.0);
@@ -102,10 +72,12 @@ fn at_the_default_pace_the_quota_is_never_met() {
 
 #[test]
 fn above_the_quota_every_throttled_call_is_retried_unseen() {
-    // 64 calls in flight per account: moto answers a CreateFunction slowly enough that 10 in
-    // flight would stay under 15/s whatever the bucket says.
-    let (w, proxy) = world("lambda_requests_per_second = 40\n", MANY);
-    apply_all(&w, &proxy, MANY, "64");
+    // 64 calls in flight per account, and a quota without a burst (one call per 1/15 s):
+    // whatever moto's and the journal's pace, ferry's first calls at 40/s come closer together
+    // than that, so the proxy throttles some of them on every run.
+    let (w, proxy) = world("lambda_requests_per_second = 40\n", FUNCTIONS);
+    proxy.without_burst();
+    apply_all(&w, &proxy, FUNCTIONS, "64");
     assert!(
         proxy.throttled() > 0,
         "at 40/s against a quota of 15/s the proxy must have throttled"

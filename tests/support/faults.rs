@@ -201,6 +201,8 @@ struct Shared {
 struct LambdaSim {
     /// Requests per second per account and region: (GetFunction, every other API).
     quota: Option<(f64, f64)>,
+    /// The most requests a bucket lets through at once: one second's worth unless set.
+    burst: Option<f64>,
     /// Token buckets by (access key, region, whether GetFunction): tokens and when counted.
     buckets: std::collections::HashMap<(String, String, bool), (f64, std::time::Instant)>,
     throttled: usize,
@@ -219,12 +221,13 @@ impl LambdaSim {
         };
         let is_get = operation == "GetFunction";
         let rate = if is_get { get_function } else { control };
+        let burst = self.burst.unwrap_or(rate);
         let now = std::time::Instant::now();
         let (tokens, last) = self
             .buckets
             .entry((key.to_string(), region.to_string(), is_get))
-            .or_insert((rate, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
+            .or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -387,6 +390,11 @@ impl Proxy {
     /// TooManyRequestsException.
     pub fn enforce_lambda_quota(&self, control: f64, get_function: f64) {
         self.shared.lambda.lock().expect("lambda").quota = Some((get_function, control));
+    }
+
+    /// Lets no burst through the quota: one call per 1/rate seconds (AWS promises no burst).
+    pub fn without_burst(&self) {
+        self.shared.lambda.lock().expect("lambda").burst = Some(1.0);
     }
 
     /// Keeps every function this long `Pending` after its CreateFunction (and `InProgress` after
