@@ -160,6 +160,45 @@ pub async fn read(
                 policy,
             })
         }
+        Address::Replication(key) | Address::RegistryPolicy(key) => {
+            let g = desired.registries.get(key).ok_or_else(not_declared)?;
+            let target = crate::model::Target {
+                account: g.account.clone(),
+                account_id: g.account_id.clone(),
+                region: g.region.clone(),
+            };
+            let replication = matches!(address, Address::Replication(_));
+            let what = if replication {
+                "replication configuration of registry"
+            } else {
+                "policy of registry"
+            };
+            let missing = || ImportError::Missing {
+                what,
+                id: id.to_string(),
+                account_id: target.account_id.clone(),
+                region: target.region.clone(),
+            };
+            if id != target.account_id {
+                return Err(missing());
+            }
+            if replication {
+                let live = cloud.read_replication(&target).await?.ok_or_else(missing)?;
+                Ok(Record::Replication {
+                    target,
+                    configuration: live,
+                })
+            } else {
+                let live = cloud
+                    .read_registry_policy(&target)
+                    .await?
+                    .ok_or_else(missing)?;
+                Ok(Record::RegistryPolicy {
+                    target,
+                    policy: live,
+                })
+            }
+        }
         Address::Registry(_) | Address::Image(_) => Err(ImportError::NotAResource(address.clone())),
     }
 }

@@ -22,6 +22,7 @@ pub mod policy;
 pub mod rebuild;
 pub mod refresh;
 pub mod render;
+pub mod replication;
 pub mod rollback_targets;
 pub mod saved_plan;
 pub mod session;

@@ -32,6 +32,11 @@ pub struct Observed {
     /// Declared images, by image key.
     pub images: BTreeMap<String, ImageLookup>,
     pub functions: BTreeMap<Place, Option<LiveFunction>>,
+    /// Replication configurations of registries (`crate::replication::observe`): `None` when
+    /// the registry replicates nothing.
+    pub replication: BTreeMap<Target, Option<String>>,
+    /// Registry policies (`crate::replication::observe`).
+    pub registry_policies: BTreeMap<Target, Option<String>>,
 }
 
 /// Reads everything the planner needs to compare `desired` and `state` with reality.
@@ -74,6 +79,8 @@ pub async fn refresh(
             Record::Function { target, config, .. } => {
                 function_places.insert(Place::new(target, &config.name));
             }
+            // Registry-wide documents: `crate::replication::observe` reads them.
+            Record::Replication { .. } | Record::RegistryPolicy { .. } => {}
         }
     }
 

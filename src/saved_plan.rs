@@ -411,6 +411,34 @@ fn check_operation(step: &crate::planner::Step) -> Result<(), String> {
                 _ => false,
             }
         }
+        (Address::Replication(_), action) => matches!(
+            (action, op, record),
+            (
+                Action::Create | Action::Update,
+                O::PutReplication { .. },
+                Some(Record::Replication { .. })
+            ) | (
+                Action::Delete,
+                O::DeleteReplication { .. } | O::Record,
+                None
+            ) | (Action::Adopt, O::Record, Some(Record::Replication { .. }))
+        ),
+        (Address::RegistryPolicy(_), action) => matches!(
+            (action, op, record),
+            (
+                Action::Create | Action::Update,
+                O::PutRegistryPolicy { .. },
+                Some(Record::RegistryPolicy { .. })
+            ) | (
+                Action::Delete,
+                O::DeleteRegistryPolicy { .. } | O::Record,
+                None
+            ) | (
+                Action::Adopt,
+                O::Record,
+                Some(Record::RegistryPolicy { .. })
+            )
+        ),
         (Address::Registry(_) | Address::Image(_), _) => false,
     };
     if fits {

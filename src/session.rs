@@ -207,7 +207,9 @@ pub fn check_targets(
                 }
                 Address::Function(k) => desired.functions.contains_key(k),
                 Address::Image(k) => desired.images.contains_key(k),
-                Address::Registry(k) => desired.registries.contains_key(k),
+                Address::Registry(k) | Address::Replication(k) | Address::RegistryPolicy(k) => {
+                    desired.registries.contains_key(k)
+                }
             };
         if !known {
             return Err(SessionError::UnknownTarget(t.clone()));
@@ -222,9 +224,13 @@ pub async fn observe(
     desired: &Desired,
     snapshot: &Snapshot,
 ) -> Result<Observed, SessionError> {
-    refresh::refresh(cloud, desired, snapshot)
+    let mut observed = refresh::refresh(cloud, desired, snapshot)
         .await
-        .map_err(SessionError::Refresh)
+        .map_err(SessionError::Refresh)?;
+    crate::replication::observe::read(cloud, desired, snapshot, &mut observed)
+        .await
+        .map_err(SessionError::Refresh)?;
+    Ok(observed)
 }
 
 /// Checks the targets, refreshes and plans; restricted to `targets` and what they depend on
@@ -250,6 +256,7 @@ pub async fn plan(
         coverage::refuse_unread(&mut plan, snapshot, sources);
     }
     crate::rollback_targets::check(&mut plan, desired, cloud).await;
+    crate::replication::digests::check(&mut plan, desired, cloud).await;
     Ok(plan)
 }
 
@@ -276,6 +283,22 @@ pub fn state_moves(
             Address::RepositoryPolicy(from.clone()),
             Address::RepositoryPolicy(to.clone()),
         ));
+        // So do its replicas' (`FROM@REGISTRY`), with their policies.
+        let prefix = format!("{from}{}", crate::model::replication::REPLICA_SEPARATOR);
+        for a in snap.resources.keys() {
+            let registry = match a {
+                Address::Repository(k) | Address::RepositoryPolicy(k) => k.strip_prefix(&prefix),
+                _ => None,
+            };
+            if let Some(registry) = registry {
+                let new = crate::model::replication::replica_key(to, registry);
+                let moved = match a {
+                    Address::Repository(_) => Address::Repository(new),
+                    _ => Address::RepositoryPolicy(new),
+                };
+                moves.push((a.clone(), moved));
+            }
+        }
     }
     if !snap.resources.contains_key(source) {
         return Err(SessionError::NotInState(source.clone()));

@@ -184,6 +184,14 @@ pub async fn run_operation(
             Box::pin(run_operation(cloud, old_target, delete)).await?;
             Box::pin(run_operation(cloud, target, create)).await
         }
+        Operation::PutReplication { configuration, .. } => {
+            cloud.put_replication(target, Some(configuration)).await
+        }
+        Operation::DeleteReplication { .. } => cloud.put_replication(target, None).await,
+        Operation::PutRegistryPolicy { policy, .. } => {
+            cloud.put_registry_policy(target, policy).await
+        }
+        Operation::DeleteRegistryPolicy { .. } => cloud.delete_registry_policy(target).await,
         Operation::Record | Operation::Move { .. } => Ok(()),
     }
 }

@@ -87,6 +87,35 @@ fn undo(target: &Target, op: &Operation) -> Result<Vec<(Target, Operation)>, Str
             calls.extend(undo(old_target, delete)?);
             Ok(calls)
         }
+        Operation::PutReplication {
+            before,
+            configuration,
+        } => one(match before {
+            Some(previous) => Operation::PutReplication {
+                before: Some(configuration.clone()),
+                configuration: previous.clone(),
+            },
+            None => Operation::DeleteReplication {
+                before: configuration.clone(),
+            },
+        }),
+        Operation::DeleteReplication { before } => one(Operation::PutReplication {
+            before: None,
+            configuration: before.clone(),
+        }),
+        Operation::PutRegistryPolicy { before, policy } => one(match before {
+            Some(previous) => Operation::PutRegistryPolicy {
+                before: Some(policy.clone()),
+                policy: previous.clone(),
+            },
+            None => Operation::DeleteRegistryPolicy {
+                before: policy.clone(),
+            },
+        }),
+        Operation::DeleteRegistryPolicy { before } => one(Operation::PutRegistryPolicy {
+            before: None,
+            policy: before.clone(),
+        }),
         // Nothing in AWS; the rollback moves the records back.
         Operation::Record | Operation::Move { .. } => Ok(vec![]),
     }

@@ -84,6 +84,9 @@ pub enum Command {
         /// Retry the permission errors of a just-written policy or role for at most this long
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         propagation_timeout: u64,
+        /// Wait at most this long for replicas to hold the digests their functions will pull
+        #[arg(long, value_name = "SECONDS", conflicts_with = "planfile")]
+        wait_for_replication: Option<u64>,
     },
     /// Remove everything ferry manages: functions, then policies, then repositories
     Destroy {

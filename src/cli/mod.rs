@@ -154,6 +154,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
             rollback_scope,
             failure_tolerance,
             propagation_timeout,
+            wait_for_replication,
         } => {
             let options = commands::apply::Options {
                 planfile,
@@ -164,6 +165,7 @@ async fn run(cli: Cli, ctx: Printer) -> anyhow::Result<ExitCode> {
                 rollback_scope: *rollback_scope,
                 failure_tolerance: *failure_tolerance,
                 propagation_timeout: *propagation_timeout,
+                wait_for_replication: *wait_for_replication,
             };
             commands::apply::run(&cli, ctx, options).await
         }

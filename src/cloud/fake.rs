@@ -3,7 +3,8 @@
 //! things succeed, a repository policy needs its repository), and nothing more.
 
 use super::{
-    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, RepositoryConfig,
+    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, ReplicaStatus,
+    RepositoryConfig,
 };
 use crate::model::{ImageRef, Target};
 use async_trait::async_trait;
@@ -22,6 +23,9 @@ pub struct World {
     /// AWS Organizations: each OU with its parent, and the accounts (each naming its parent).
     pub organizational_units: BTreeMap<String, String>,
     pub organization_accounts: Vec<OrgAccount>,
+    /// Replication configurations and registry policies, by (account id, region).
+    pub replication: BTreeMap<(String, String), String>,
+    pub registry_policies: BTreeMap<(String, String), String>,
 }
 
 /// A fault: after `skip` matching calls, the next `remaining` matching calls fail with `error`.
@@ -82,6 +86,10 @@ struct SimState {
     throttled: usize,
     /// Per account id: calls on the wire now, and the most at once.
     in_flight: BTreeMap<String, (usize, usize)>,
+}
+
+fn registry(t: &Target) -> (String, String) {
+    (t.account_id.clone(), t.region.clone())
 }
 
 fn key(t: &Target, name: &str) -> Key {
@@ -545,6 +553,98 @@ impl Cloud for FakeCloud {
             .await?;
         self.world().policies.remove(&key(target, repository));
         Ok(())
+    }
+
+    async fn read_replication(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        self.call_at(target, "DescribeRegistry", "").await?;
+        Ok(self.world().replication.get(&registry(target)).cloned())
+    }
+
+    async fn put_replication(
+        &self,
+        target: &Target,
+        configuration: Option<&str>,
+    ) -> Result<(), CloudError> {
+        self.call_at(target, "PutReplicationConfiguration", "")
+            .await?;
+        let mut w = self.world();
+        match configuration.filter(|c| !crate::replication::is_empty(c)) {
+            Some(c) => w.replication.insert(registry(target), c.to_string()),
+            None => w.replication.remove(&registry(target)),
+        };
+        Ok(())
+    }
+
+    async fn read_registry_policy(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        self.call_at(target, "GetRegistryPolicy", "").await?;
+        Ok(self
+            .world()
+            .registry_policies
+            .get(&registry(target))
+            .cloned())
+    }
+
+    async fn put_registry_policy(&self, target: &Target, policy: &str) -> Result<(), CloudError> {
+        self.call_at(target, "PutRegistryPolicy", "").await?;
+        self.world()
+            .registry_policies
+            .insert(registry(target), policy.to_string());
+        Ok(())
+    }
+
+    async fn delete_registry_policy(&self, target: &Target) -> Result<(), CloudError> {
+        self.call_at(target, "DeleteRegistryPolicy", "").await?;
+        self.world().registry_policies.remove(&registry(target));
+        Ok(())
+    }
+
+    /// The fake replicates nothing by itself: a destination holding the digest is COMPLETE,
+    /// any other IN_PROGRESS.
+    async fn replication_status(
+        &self,
+        target: &Target,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<ReplicaStatus>, CloudError> {
+        self.call_at(target, "DescribeImageReplicationStatus", repository)
+            .await?;
+        let w = self.world();
+        let Some(text) = w.replication.get(&registry(target)) else {
+            return Ok(Vec::new());
+        };
+        let config: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let mut out = Vec::new();
+        for rule in config["rules"].as_array().into_iter().flatten() {
+            let matches = rule["repositoryFilters"].as_array().is_none_or(|f| {
+                f.iter().any(|f| {
+                    f["filter"]
+                        .as_str()
+                        .is_some_and(|p| repository.starts_with(p))
+                })
+            });
+            for d in rule["destinations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|_| matches)
+            {
+                let (region, id) = (
+                    d["region"].as_str().unwrap_or_default(),
+                    d["registryId"].as_str().unwrap_or_default(),
+                );
+                let held = w
+                    .images
+                    .get(&(id.to_string(), region.to_string(), repository.to_string()))
+                    .is_some_and(|tags| tags.values().any(|v| v == digest));
+                out.push(ReplicaStatus {
+                    region: region.to_string(),
+                    registry_id: id.to_string(),
+                    status: if held { "COMPLETE" } else { "IN_PROGRESS" }.to_string(),
+                    failure: None,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn start_create_function(

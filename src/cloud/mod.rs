@@ -47,6 +47,16 @@ pub struct OrgAccount {
     pub parent: String,
 }
 
+/// One destination's replication of one image, as DescribeImageReplicationStatus answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub region: String,
+    pub registry_id: String,
+    /// `IN_PROGRESS`, `COMPLETE` or `FAILED`.
+    pub status: String,
+    pub failure: Option<String>,
+}
+
 /// An AWS API failure, with what a user needs to act on it: the operation, where it went, and
 /// AWS's own error code and message.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -353,6 +363,30 @@ pub trait Cloud: Send + Sync {
     async fn function_settled(&self, _target: &Target, _name: &str) -> Result<bool, CloudError> {
         Ok(true)
     }
+
+    /// A registry's replication configuration as `crate::replication`'s JSON
+    /// (`{"rules":[…]}`), `None` when it has no rule (DescribeRegistry).
+    async fn read_replication(&self, target: &Target) -> Result<Option<String>, CloudError>;
+    /// Writes a registry's replication configuration; `None` writes no rule, which is how a
+    /// configuration is removed (PutReplicationConfiguration; ECR has no delete).
+    async fn put_replication(
+        &self,
+        target: &Target,
+        configuration: Option<&str>,
+    ) -> Result<(), CloudError>;
+    /// A registry's policy, `None` when it has none (GetRegistryPolicy).
+    async fn read_registry_policy(&self, target: &Target) -> Result<Option<String>, CloudError>;
+    async fn put_registry_policy(&self, target: &Target, policy: &str) -> Result<(), CloudError>;
+    /// Deletes a registry's policy; one already gone is success.
+    async fn delete_registry_policy(&self, target: &Target) -> Result<(), CloudError>;
+    /// Where an image of a source repository stands in each replication destination
+    /// (DescribeImageReplicationStatus).
+    async fn replication_status(
+        &self,
+        target: &Target,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<ReplicaStatus>, CloudError>;
 
     /// Every account beneath the OU (or root) `parent`, nested OUs included, whatever its
     /// state, read with `via`'s credentials (the organization account's).

@@ -431,6 +431,57 @@ impl<C: Cloud> Cloud for Paced<C> {
         .await
     }
 
+    async fn read_replication(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        self.call(target, Class::EcrRead, || {
+            self.inner.read_replication(target)
+        })
+        .await
+    }
+
+    async fn put_replication(
+        &self,
+        target: &Target,
+        configuration: Option<&str>,
+    ) -> Result<(), CloudError> {
+        self.call(target, Class::EcrWrite, || {
+            self.inner.put_replication(target, configuration)
+        })
+        .await
+    }
+
+    async fn read_registry_policy(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        self.call(target, Class::EcrRead, || {
+            self.inner.read_registry_policy(target)
+        })
+        .await
+    }
+
+    async fn put_registry_policy(&self, target: &Target, policy: &str) -> Result<(), CloudError> {
+        self.call(target, Class::EcrWrite, || {
+            self.inner.put_registry_policy(target, policy)
+        })
+        .await
+    }
+
+    async fn delete_registry_policy(&self, target: &Target) -> Result<(), CloudError> {
+        self.call(target, Class::EcrWrite, || {
+            self.inner.delete_registry_policy(target)
+        })
+        .await
+    }
+
+    async fn replication_status(
+        &self,
+        target: &Target,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<super::ReplicaStatus>, CloudError> {
+        self.call(target, Class::EcrRead, || {
+            self.inner.replication_status(target, repository, digest)
+        })
+        .await
+    }
+
     /// CreateFunction under the limits, then paced looks until it is Active: the wait holds no
     /// slot.
     async fn create_function(

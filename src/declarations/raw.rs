@@ -139,6 +139,9 @@ pub struct Repository {
     pub extra_statements: Option<Spanned<String>>,
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// Registry keys this repository's images are replicated to (ECR private replication).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub replicate_to: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

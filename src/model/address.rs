@@ -12,6 +12,11 @@ pub enum Address {
     RepositoryPolicy(String),
     Image(String),
     Function(String),
+    /// A source registry's replication configuration (`replication.REGISTRY`).
+    Replication(String),
+    /// A destination registry's policy letting the sources replicate into it
+    /// (`registry_policy.REGISTRY`).
+    RegistryPolicy(String),
 }
 
 impl Address {
@@ -22,6 +27,8 @@ impl Address {
             Address::RepositoryPolicy(_) => "repository_policy",
             Address::Image(_) => "image",
             Address::Function(_) => "function",
+            Address::Replication(_) => "replication",
+            Address::RegistryPolicy(_) => "registry_policy",
         }
     }
 
@@ -45,7 +52,9 @@ impl Address {
             | Address::Repository(k)
             | Address::RepositoryPolicy(k)
             | Address::Image(k)
-            | Address::Function(k) => k,
+            | Address::Function(k)
+            | Address::Replication(k)
+            | Address::RegistryPolicy(k) => k,
         }
     }
 }
@@ -72,10 +81,12 @@ impl std::str::FromStr for Address {
             "repository_policy" => Address::RepositoryPolicy(key),
             "image" => Address::Image(key),
             "function" => Address::Function(key),
+            "replication" => Address::Replication(key),
+            "registry_policy" => Address::RegistryPolicy(key),
             other => {
                 return Err(format!(
                     "`{other}` is not a resource kind: use registry, repository, \
-                     repository_policy, image or function"
+                     repository_policy, image, function, replication or registry_policy"
                 ));
             }
         })

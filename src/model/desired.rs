@@ -61,9 +61,9 @@ impl Desired {
         tags
     }
 
-    /// The repository a function's image lives in.
+    /// The repository a function pulls its image from: its image's repository, or the replica
+    /// of it in the function's region ([`super::replication::route`]).
     pub fn function_repository(&self, function: &Function) -> Option<&Repository> {
-        let image = self.images.get(&function.image)?;
-        self.repositories.get(&image.repository)
+        super::replication::route(self, function).map(|r| r.repository)
     }
 }

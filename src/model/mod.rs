@@ -12,6 +12,7 @@ mod address;
 mod config;
 mod desired;
 mod place;
+pub mod replication;
 mod resources;
 
 pub use address::{Address, TargetPattern};

@@ -132,6 +132,10 @@ pub struct Repository {
     /// Statements merged verbatim after the managed ones.
     pub extra_statements: Vec<serde_json::Value>,
     pub tags: BTreeMap<String, String>,
+    /// Registry keys the images are replicated to (`replicate_to`), sorted; empty for a replica.
+    pub replicate_to: Vec<String>,
+    /// For a replica ferry manages in another registry: the key of the repository it copies.
+    pub replica_of: Option<String>,
 }
 
 impl Repository {

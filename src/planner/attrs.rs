@@ -14,6 +14,10 @@ use std::collections::BTreeSet;
 pub fn step_values(step: &Step) -> (Option<Value>, Option<Value>) {
     let object = |attrs: Vec<(String, Value)>| Some(Value::Object(attrs.into_iter().collect()));
     let policy = |text: &str| Some(json!({ "policy": policy::parse(text) }));
+    let replication = |text: &str| {
+        let value = serde_json::from_str(text).unwrap_or(Value::String(text.to_string()));
+        Some(json!({ "replication_configuration": value }))
+    };
     let sensitive = &step.sensitive;
     match &step.operation {
         Operation::CreateRepository { config } => (None, object(repository_attrs(Some(config)))),
@@ -25,6 +29,18 @@ pub fn step_values(step: &Step) -> (Option<Value>, Option<Value>) {
             before, policy: p, ..
         } => (before.as_deref().and_then(policy), policy(p)),
         Operation::DeletePolicy { before, .. } => (policy(before), None),
+        Operation::PutRegistryPolicy { before, policy: p } => {
+            (before.as_deref().and_then(policy), policy(p))
+        }
+        Operation::DeleteRegistryPolicy { before } => (policy(before), None),
+        Operation::PutReplication {
+            before,
+            configuration,
+        } => (
+            before.as_deref().and_then(replication),
+            replication(configuration),
+        ),
+        Operation::DeleteReplication { before } => (replication(before), None),
         Operation::CreateFunction { config } => {
             (None, object(function_attrs(Some(config), None, sensitive)))
         }

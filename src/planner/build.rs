@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 impl Planner<'_> {
     /// Adds a built step, with its sensitive keys, its AWS name and what it waits for.
-    fn push(&mut self, mut step: Step) {
+    pub(super) fn push(&mut self, mut step: Step) {
         if matches!(step.address, Address::Function(_)) {
             step.sensitive = sensitive_keys(self.desired, self.state, &step.address);
         }

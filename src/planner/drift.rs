@@ -48,6 +48,12 @@ pub(super) fn drift(desired: &Desired, state: &Snapshot, observed: &Observed) ->
                 Some(None) => (false, vec![]),
                 None => continue,
             },
+            Record::Replication { .. } | Record::RegistryPolicy { .. } => {
+                match super::replication::drift_of(record, observed) {
+                    Some(found) => found,
+                    None => continue,
+                }
+            }
             Record::Function {
                 target,
                 config,
@@ -102,7 +108,9 @@ pub(super) fn drifted_outside(
         Record::Function {
             config, sensitive, ..
         } => function_attrs(Some(config), None, sensitive),
-        Record::RepositoryPolicy { .. } => return false,
+        Record::RepositoryPolicy { .. }
+        | Record::Replication { .. }
+        | Record::RegistryPolicy { .. } => return false,
     };
     // Sensitive values are hashed in state, so compare only what can be compared.
     recorded

@@ -167,6 +167,10 @@ impl Planner<'_> {
     ///   of the functions that pulled from the repository and no longer do.
     /// - A repository's delete waits for its policy and for the deletes of its consumers (delete
     ///   edges run the other way round from create edges).
+    /// - A source registry's replication step waits for the replica repositories and the
+    ///   destination registry policies it needs; a function pulling from a replica waits for
+    ///   it too; a replica repository's or a registry policy's delete waits for the
+    ///   replication steps (the rule stops writing first).
     /// - A step on a record a `[[moved]]` block moves waits for the move.
     pub(super) fn waits_for(&self, step: &Step) -> BTreeSet<Address> {
         let mut after = BTreeSet::new();
@@ -182,7 +186,16 @@ impl Planner<'_> {
                 {
                     after.insert(Address::Repository(repo.key.clone()));
                     after.insert(Address::RepositoryPolicy(repo.key.clone()));
+                    after.extend(self.replication_of(repo));
                 }
+            }
+            // A source's rule after every replica repository it writes into and every
+            // destination registry's policy that lets it; their deletes after the rule's change.
+            (Address::Replication(k), action) if action != Action::Delete => {
+                after.extend(self.replication_needs(k));
+            }
+            (Address::RegistryPolicy(_), Action::Delete) => {
+                after.extend(self.replication_steps());
             }
             (Address::RepositoryPolicy(k), _) => {
                 if self
@@ -198,6 +211,9 @@ impl Planner<'_> {
             (Address::Repository(k), Action::Delete) => {
                 after.insert(Address::RepositoryPolicy(k.clone()));
                 after.extend(self.deleted_consumers_of(k));
+                if k.contains(crate::model::replication::REPLICA_SEPARATOR) {
+                    after.extend(self.replication_steps());
+                }
             }
             _ => {}
         }
@@ -206,6 +222,46 @@ impl Planner<'_> {
             after.insert(from.clone());
         }
         after
+    }
+
+    /// The replication configuration that fills `repo`, when it is a replica.
+    fn replication_of(&self, repo: &crate::model::Repository) -> Option<Address> {
+        let source = crate::model::replication::source_of(self.desired, repo)?;
+        Some(Address::Replication(source.registry.clone()))
+    }
+
+    /// What registry `k`'s replication rules write into: the replica repositories and the
+    /// policies of the destination registries in other accounts.
+    fn replication_needs(&self, k: &str) -> Vec<Address> {
+        let mut out = Vec::new();
+        for r in self.desired.repositories.values() {
+            let Some(source) = crate::model::replication::source_of(self.desired, r) else {
+                continue;
+            };
+            if source.registry == k {
+                out.push(Address::Repository(r.key.clone()));
+                if source.target.account_id != r.target.account_id {
+                    out.push(Address::RegistryPolicy(r.registry.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every replication configuration that may have a step: declared or recorded.
+    fn replication_steps(&self) -> Vec<Address> {
+        let recorded = self
+            .state
+            .resources
+            .keys()
+            .filter(|a| matches!(a, Address::Replication(_)))
+            .cloned();
+        self.desired
+            .registries
+            .keys()
+            .map(|k| Address::Replication(k.clone()))
+            .chain(recorded)
+            .collect()
     }
 
     /// Functions recorded as pulling from `repo_key` that this plan deletes or moves away.

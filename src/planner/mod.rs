@@ -17,6 +17,7 @@ mod orphans;
 mod ownership;
 mod plan;
 mod policy;
+mod replication;
 mod repository;
 
 pub use attrs::step_values;
@@ -72,6 +73,7 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
     for f in desired.functions.values() {
         p.build_function(f, &digests, p.decide_function(f, &digests));
     }
+    p.build_registry_documents();
     for (address, record) in &state.resources {
         p.build_orphan(address, record, p.decide_orphan(address, record));
     }
@@ -87,6 +89,7 @@ pub fn plan(desired: &Desired, state: &Snapshot, observed: &Observed) -> Plan {
     drafts.retain(|d| !repointed.iter().any(|e| e.address == d.step.address));
     unchanged.retain(|a| !repointed.iter().any(|e| &e.address == a));
     errors.extend(repointed);
+    replication::say_routes(desired, &mut drafts);
     let steps = order(drafts);
     errors.extend(one_step_per_resource(&steps, state));
     for e in &mut errors {

@@ -31,6 +31,20 @@ pub(super) fn apply_moves(
                 Address::RepositoryPolicy(from.clone()),
                 Address::RepositoryPolicy(to.clone()),
             ));
+            // Its replicas' keys follow the source's, with their policies.
+            let registries = desired.repositories.get(to).map(|r| r.replicate_to.clone());
+            for registry in registries.into_iter().flatten() {
+                use crate::model::replication::replica_key;
+                let (old, new) = (replica_key(from, &registry), replica_key(to, &registry));
+                pairs.push((
+                    Address::Repository(old.clone()),
+                    Address::Repository(new.clone()),
+                ));
+                pairs.push((
+                    Address::RepositoryPolicy(old),
+                    Address::RepositoryPolicy(new),
+                ));
+            }
         }
         pairs.retain(|(from, _)| moved.resources.contains_key(from));
         if !pairs.iter().any(|(from, _)| from == &m.from) {

@@ -77,7 +77,11 @@ impl Planner<'_> {
                 .get(k)
                 .is_some_and(|r| r.manage_policy),
             Address::Function(k) => self.desired.functions.contains_key(k),
-            Address::Registry(_) | Address::Image(_) => true,
+            // Registry-wide documents are planned whole by `replication.rs`.
+            Address::Registry(_)
+            | Address::Image(_)
+            | Address::Replication(_)
+            | Address::RegistryPolicy(_) => true,
         };
         if declared {
             return OrphanDecision::Kept(Kept::Declared);
@@ -118,6 +122,9 @@ impl Planner<'_> {
                         live: None,
                     },
                 }
+            }
+            Record::Replication { .. } | Record::RegistryPolicy { .. } => {
+                OrphanDecision::Kept(Kept::Declared)
             }
             Record::Repository {
                 target,

@@ -95,6 +95,22 @@ pub enum Operation {
         delete: Box<Operation>,
         create: Box<Operation>,
     },
+    /// PutReplicationConfiguration of a source registry (`crate::replication`'s JSON).
+    PutReplication {
+        before: Option<String>,
+        configuration: String,
+    },
+    /// PutReplicationConfiguration with no rules (ECR has no delete).
+    DeleteReplication {
+        before: String,
+    },
+    PutRegistryPolicy {
+        before: Option<String>,
+        policy: String,
+    },
+    DeleteRegistryPolicy {
+        before: String,
+    },
     /// Nothing to call: only record in state.
     Record,
     /// Nothing to call: state records move from each first address to the second, all or none
@@ -201,6 +217,8 @@ impl Step {
         let kind = match self.address {
             Address::Function(_) => "Lambda function",
             Address::RepositoryPolicy(_) => "policy of ECR repository",
+            Address::Replication(_) => "replication configuration of ECR registry",
+            Address::RegistryPolicy(_) => "policy of ECR registry",
             _ => "ECR repository",
         };
         format!("{kind} `{}`", self.name)

@@ -54,7 +54,9 @@ impl Estate {
                 Record::Function { repository, .. } => {
                     structure.insert((Address::Repository(repository.clone()), address.clone()));
                 }
-                Record::Repository { .. } => {}
+                Record::Repository { .. }
+                | Record::Replication { .. }
+                | Record::RegistryPolicy { .. } => {}
             }
         }
         for (key, repository) in &desired.repositories {

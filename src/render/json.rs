@@ -167,6 +167,13 @@ fn identity(address: &Address, target: &Target, name: &str) -> Value {
             "name": name,
             "arn": format!("arn:aws:lambda:{region}:{account}:function:{name}"),
         }),
+        // ECR gives a registry no ARN of its own; this one names it.
+        Address::Replication(_) | Address::RegistryPolicy(_) => json!({
+            "account_id": account,
+            "region": region,
+            "name": name,
+            "arn": format!("arn:aws:ecr:{region}:{account}:registry"),
+        }),
         _ => json!({
             "account_id": account,
             "region": region,

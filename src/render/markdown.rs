@@ -334,6 +334,8 @@ fn kind_word(s: &Step) -> &'static str {
     match s.address.kind() {
         "function" => "function",
         "repository_policy" => "repository policie",
+        "replication" => "replication configuration",
+        "registry_policy" => "registry policie",
         _ => "repository",
     }
 }

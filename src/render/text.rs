@@ -188,9 +188,12 @@ fn changes_text(out: &mut String, changes: &[Change], p: Painter) {
     }
 }
 
-/// Policies and environments are shown as JSON diffs rather than inline values.
+/// Policies, environments and replication configurations are shown as JSON diffs rather than
+/// inline values.
 fn is_block(c: &Change) -> bool {
-    c.attribute == "policy" || c.attribute == "environment"
+    c.attribute == "policy"
+        || c.attribute == "environment"
+        || c.attribute == "replication_configuration"
 }
 
 /// A block attribute worth a diff: an empty environment on both sides is shown inline as `{}`.

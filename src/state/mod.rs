@@ -51,6 +51,13 @@ pub enum Record {
         config: FunctionConfig,
         sensitive: BTreeSet<String>,
     },
+    /// A source registry's replication configuration (`crate::replication`'s JSON).
+    Replication {
+        target: Target,
+        configuration: String,
+    },
+    /// A destination registry's policy.
+    RegistryPolicy { target: Target, policy: String },
 }
 
 impl Record {
@@ -58,7 +65,9 @@ impl Record {
         match self {
             Record::Repository { target, .. }
             | Record::RepositoryPolicy { target, .. }
-            | Record::Function { target, .. } => target,
+            | Record::Function { target, .. }
+            | Record::Replication { target, .. }
+            | Record::RegistryPolicy { target, .. } => target,
         }
     }
 
@@ -71,6 +80,8 @@ impl Record {
                 ("repository_policy", repository.as_str())
             }
             Record::Function { config, .. } => ("function", config.name.as_str()),
+            Record::Replication { .. } => ("replication", ""),
+            Record::RegistryPolicy { .. } => ("registry_policy", ""),
         };
         let t = self.target();
         (kind, &t.account_id, &t.region, name)

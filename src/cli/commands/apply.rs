@@ -22,6 +22,8 @@ pub struct Options<'a> {
     pub rollback_scope: Option<crate::cli::args::RollbackScope>,
     pub failure_tolerance: usize,
     pub propagation_timeout: u64,
+    /// `--wait-for-replication SECONDS`: wait for replicas to hold the digests they lack.
+    pub wait_for_replication: Option<u64>,
 }
 
 pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<ExitCode> {
@@ -74,7 +76,11 @@ pub async fn run(cli: &Cli, ctx: Printer, o: Options<'_>) -> anyhow::Result<Exit
             (plan, true)
         }
         None => {
-            let plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
+            let mut plan = super::make_plan(&decls, state, &cloud, o.target, ctx).await?;
+            if let Some(secs) = o.wait_for_replication {
+                let limit = Duration::from_secs(secs);
+                crate::replication::digests::wait(&mut plan, &decls.desired, &cloud, limit).await;
+            }
             out!(ctx, "{}", render::plan_text(&plan, ctx.out))?;
             (plan, o.auto_approve)
         }

@@ -16,13 +16,15 @@ mod errors;
 mod lambda;
 pub mod objects;
 mod organizations;
+mod replication;
 mod retry;
 
 use retry::DEFAULT_MAX_ATTEMPTS;
 pub use retry::{retry_config, timeout_config};
 
 use super::{
-    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, RepositoryConfig,
+    Cloud, CloudError, FunctionConfig, ImageLookup, LiveFunction, OrgAccount, ReplicaStatus,
+    RepositoryConfig,
 };
 use crate::model::{Account, ImageRef, Target};
 use async_trait::async_trait;
@@ -104,6 +106,39 @@ impl Cloud for AwsCloud {
         parent: &str,
     ) -> Result<Vec<OrgAccount>, CloudError> {
         AwsCloud::organization_accounts(self, via, parent).await
+    }
+
+    async fn read_replication(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        AwsCloud::read_replication(self, target).await
+    }
+
+    async fn put_replication(
+        &self,
+        target: &Target,
+        configuration: Option<&str>,
+    ) -> Result<(), CloudError> {
+        AwsCloud::put_replication(self, target, configuration).await
+    }
+
+    async fn read_registry_policy(&self, target: &Target) -> Result<Option<String>, CloudError> {
+        AwsCloud::read_registry_policy(self, target).await
+    }
+
+    async fn put_registry_policy(&self, target: &Target, policy: &str) -> Result<(), CloudError> {
+        AwsCloud::put_registry_policy(self, target, policy).await
+    }
+
+    async fn delete_registry_policy(&self, target: &Target) -> Result<(), CloudError> {
+        AwsCloud::delete_registry_policy(self, target).await
+    }
+
+    async fn replication_status(
+        &self,
+        target: &Target,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<ReplicaStatus>, CloudError> {
+        AwsCloud::replication_status(self, target, repository, digest).await
     }
 
     async fn list_functions(&self, target: &Target) -> Result<Vec<String>, CloudError> {

@@ -6,6 +6,7 @@ use super::functions::{Defaults, Names};
 use super::grammar::{is_function_name, is_role_arn, role_account};
 use super::values::{check_region, claim};
 use super::{Checker, raw};
+use crate::model::replication::replica_key;
 use crate::model::{Account, Repository, Target};
 use serde_spanned::Spanned;
 use std::collections::BTreeMap;
@@ -74,19 +75,26 @@ pub(super) fn check_role(
     }
 }
 
-/// The function's region: `region` when set (it must be the image's registry's), else the
-/// image's registry's region. `None` when neither is known (a diagnostic is already out).
+/// The function's region: `region` when set (it must be the region of the image's registry or
+/// of one of its replicas), else the image's registry's region. `None` when neither is known
+/// (a diagnostic is already out).
 pub(super) fn function_region(
     c: &mut Checker,
     file: usize,
     key: &str,
     region: Option<&Spanned<String>>,
     repo: Option<&Repository>,
+    repositories: &BTreeMap<String, Repository>,
 ) -> Option<String> {
     match (region, repo) {
         (Some(r), Some(repo)) => {
             check_region(c, file, r);
-            if r.get_ref() != &repo.target.region {
+            let replicas = repo
+                .replicate_to
+                .iter()
+                .filter_map(|g| repositories.get(&replica_key(&repo.key, g)));
+            let covered = std::iter::once(repo).chain(replicas);
+            if !covered.into_iter().any(|x| &x.target.region == r.get_ref()) {
                 c.at(
                     file,
                     r,
@@ -99,10 +107,12 @@ pub(super) fn function_region(
                     "region differs from the image's registry",
                     &format!(
                         "Lambda only pulls images from an ECR registry in its own region: put the \
-                         function in {} (or drop `region`), or replicate the repository to {} and \
-                         use that registry",
+                         function in {} (or drop `region`), or replicate the repository to {}: add \
+                         replicate_to = [\"REGISTRY\"] to [repositories.{}], naming a registry \
+                         declared in that region",
                         repo.target.region,
-                        r.get_ref()
+                        r.get_ref(),
+                        repo.key
                     ),
                 );
             }

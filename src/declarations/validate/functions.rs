@@ -243,7 +243,7 @@ fn check_function(
     let instances = instances(c, key, file, f, value.span(), s);
     let image = reference(c, file, &f.image, s.images, "image", "images");
     let repo = image.and_then(|i| s.repositories.get(&i.repository));
-    let region = function_region(c, file, key, f.region.as_ref(), repo);
+    let region = function_region(c, file, key, f.region.as_ref(), repo, s.repositories);
     let role = d.pick(file, &f.role, |d| &d.role);
     if role.is_none() {
         c.err(

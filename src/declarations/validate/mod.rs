@@ -16,6 +16,7 @@ mod keys;
 mod moves;
 mod project;
 mod registries;
+mod replication;
 mod repositories;
 mod values;
 
@@ -112,7 +113,8 @@ pub(super) fn validate(
         &project_model,
         env_region.as_deref(),
     );
-    let repositories = check_repositories(&mut c, &merged, &accounts, &registries);
+    let mut repositories = check_repositories(&mut c, &merged, &accounts, &registries);
+    replication::check_replication(&mut c, &merged, &registries, &mut repositories);
     let images = check_images(&mut c, &merged, &repositories);
     let (functions, declared_by) = check_functions(
         &mut c,
@@ -140,6 +142,19 @@ pub(super) fn validate(
             at(e.file, &e.key_span),
         );
     }
+    for r in repositories.values() {
+        if let Some(e) = r
+            .replica_of
+            .as_ref()
+            .and_then(|s| merged.repositories.get(s))
+        {
+            declared_at.insert(Address::Repository(r.key.clone()), at(e.file, &e.key_span));
+            declared_at.insert(
+                Address::RepositoryPolicy(r.key.clone()),
+                at(e.file, &e.key_span),
+            );
+        }
+    }
     for (key, e) in &merged.images {
         declared_at.insert(Address::Image(key.clone()), at(e.file, &e.key_span));
     }
@@ -147,7 +162,29 @@ pub(super) fn validate(
         let e = &merged.functions[key];
         declared_at.insert(Address::Function(instance.clone()), at(e.file, &e.key_span));
     }
-    let declared_in = declared_in(&merged, &declared_by, c.sources);
+    let mut declared_in = declared_in(&merged, &declared_by, c.sources);
+    for r in repositories.values() {
+        let source = r
+            .replica_of
+            .as_ref()
+            .map(|s| Address::Repository(s.clone()));
+        let Some(file) = source.and_then(|s| declared_in.get(&s).cloned()) else {
+            continue;
+        };
+        declared_in.insert(Address::Repository(r.key.clone()), file.clone());
+        declared_in.insert(Address::RepositoryPolicy(r.key.clone()), file.clone());
+        // The registry-wide documents a replica needs: the file of (the first) source that
+        // replicates there, so that a plan that did not read it never deletes them.
+        if let Some(s) = r.replica_of.as_ref().and_then(|s| repositories.get(s)) {
+            let documents = [
+                Address::Replication(s.registry.clone()),
+                Address::RegistryPolicy(r.registry.clone()),
+            ];
+            for a in documents {
+                declared_in.entry(a).or_insert_with(|| file.clone());
+            }
+        }
+    }
     Ok(Desired {
         project: project_model,
         accounts,

@@ -160,6 +160,8 @@ pub(super) fn check_repositories(
                     share_with_org_paths,
                     extra_statements,
                     tags,
+                    replicate_to: Vec::new(),
+                    replica_of: None,
                 },
             );
         }

@@ -6,6 +6,7 @@ mod function;
 mod images;
 mod orphans;
 mod policy;
+mod replication;
 mod repository;
 
 use super::Planner;

@@ -80,6 +80,7 @@ fn decide(
                 .policies
                 .insert(place, live.then(|| policy.clone()));
         }
+        Record::Replication { .. } | Record::RegistryPolicy { .. } => {}
     }
     match planner(&d, &state, &observed).decide_orphan(&address, &record) {
         OrphanDecision::Kept(why) => format!("kept ({why:?})"),
