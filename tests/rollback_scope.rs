@@ -8,48 +8,17 @@ mod faults;
 mod support;
 
 use faults::{Fault, Match, Proxy, Rule};
+use support::fixtures::{fleet_declarations, fleet_ready};
 use support::{REGISTRY, World};
 
 const IDS: [&str; 3] = ["210000000001", "210000000002", "210000000003"];
 
-/// Two functions in each of three accounts from one declaration each, named by account id.
-fn declarations() -> String {
-    let mut d = format!(
-        "[project]\nname = \"isolation\"\ndefault_region = \"us-east-1\"\n\
-         assume_role = \"arn:aws:iam::{{account_id}}:role/FerryDeployer\"\n\n\
-         [accounts.registry]\nid = \"{REGISTRY}\"\n"
-    );
-    for (i, id) in IDS.iter().enumerate() {
-        d.push_str(&format!("\n[accounts.c{i}]\nid = \"{id}\"\n"));
-    }
-    d.push_str(
-        "\n[defaults.functions]\nrole = \"arn:aws:iam::{account_id}:role/LambdaRole\"\n\
-         \n[registries.central]\naccount = \"registry\"\n\
-         \n[repositories.hello]\nregistry = \"central\"\n\
-         \n[images.hello]\nrepository = \"hello\"\ntag = \"01\"\n",
-    );
-    for f in ["api", "worker"] {
-        d.push_str(&format!(
-            "\n[functions.{f}]\naccounts = [\"c0\", \"c1\", \"c2\"]\nimage = \"hello\"\n\
-             name = \"{f}-{{account_id}}\"\n"
-        ));
-    }
-    d
-}
-
-/// The repository applied and holding `hello:01`, the full declarations written, and ferry
-/// routed through a proxy that denies the CreateFunction of `api` in account c1.
+/// The repository applied and holding `hello:01`, `api` and `worker` declared in each of three
+/// accounts, and ferry routed through a proxy that denies the CreateFunction of `api` in c1.
 fn world() -> (World, Proxy) {
-    let mut w = World::new();
-    for id in IDS {
-        w.admin("role", id, &["LambdaRole"]);
-    }
-    let full = declarations();
-    let (head, _) = full.split_once("\n[images.hello]").unwrap();
-    w.write("ferry.toml", head);
-    w.ferry(&["apply", "--auto-approve"]).expect(0);
-    w.admin("push", REGISTRY, &["hello", "01", "v1"]);
-    w.write("ferry.toml", &full);
+    let functions = ["api".to_string(), "worker".to_string()];
+    let full = fleet_declarations("isolation", "", &IDS, &functions);
+    let mut w = fleet_ready(&full, &IDS);
     let proxy = Proxy::start(w.moto_addr());
     w.route_ferry_through(proxy.url());
     proxy.add_rule(Rule::new(

@@ -193,6 +193,116 @@ struct Shared {
     upstream: SocketAddr,
     rules: Mutex<Vec<RuleState>>,
     calls: Mutex<Vec<Call>>,
+    lambda: Mutex<LambdaSim>,
+}
+
+/// Lambda as AWS runs it where moto does not: its request quota and its Pending functions.
+#[derive(Default)]
+struct LambdaSim {
+    /// Requests per second per account and region: (GetFunction, every other API).
+    quota: Option<(f64, f64)>,
+    /// The most requests a bucket lets through at once: one second's worth unless set.
+    burst: Option<f64>,
+    /// Token buckets by (access key, region, whether GetFunction): tokens and when counted.
+    buckets: std::collections::HashMap<(String, String, bool), (f64, std::time::Instant)>,
+    throttled: usize,
+    /// How long a created function stays Pending (and an updated one InProgress).
+    pending: Option<Duration>,
+    /// When each function was created or updated, by (access key, region, name).
+    changed: std::collections::HashMap<(String, String, String), (std::time::Instant, bool)>,
+    pending_answers: usize,
+}
+
+impl LambdaSim {
+    /// Whether the quota lets this call through now (taking its token).
+    fn admit(&mut self, key: &str, region: &str, operation: &str) -> bool {
+        let Some((get_function, control)) = self.quota else {
+            return true;
+        };
+        let is_get = operation == "GetFunction";
+        let rate = if is_get { get_function } else { control };
+        let burst = self.burst.unwrap_or(rate);
+        let now = std::time::Instant::now();
+        let (tokens, last) = self
+            .buckets
+            .entry((key.to_string(), region.to_string(), is_get))
+            .or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            self.throttled += 1;
+            false
+        }
+    }
+
+    /// Rewrites a successful answer as Lambda gives it while a function is being created or
+    /// updated: `State: Pending` for a while after CreateFunction, `LastUpdateStatus:
+    /// InProgress` after an update.
+    fn rewrite(&mut self, key: &str, region: &str, call: &Call, body: &[u8]) -> Option<Vec<u8>> {
+        let pending = self.pending?;
+        let name = call.resource.clone()?;
+        let id = (key.to_string(), region.to_string(), name);
+        match call.operation.as_str() {
+            "CreateFunction" => {
+                self.changed.insert(id, (std::time::Instant::now(), true));
+            }
+            "UpdateFunctionCode" | "UpdateFunctionConfiguration" => {
+                self.changed.insert(id, (std::time::Instant::now(), false));
+            }
+            "GetFunction" | "GetFunctionConfiguration" => {}
+            _ => return None,
+        }
+        let (at, created) =
+            *self
+                .changed
+                .get(&(key.to_string(), region.to_string(), call.resource.clone()?))?;
+        if at.elapsed() >= pending {
+            return None;
+        }
+        let mut json: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let config = if call.operation == "GetFunction" {
+            json.get_mut("Configuration")?
+        } else {
+            &mut json
+        };
+        let config = config.as_object_mut()?;
+        if created {
+            config.insert("State".into(), "Pending".into());
+            config.insert(
+                "StateReason".into(),
+                "The function is being created.".into(),
+            );
+            config.insert("StateReasonCode".into(), "Creating".into());
+        } else {
+            config.insert("LastUpdateStatus".into(), "InProgress".into());
+            config.insert(
+                "LastUpdateStatusReason".into(),
+                "The function is being updated.".into(),
+            );
+            config.insert("LastUpdateStatusReasonCode".into(), "Creating".into());
+        }
+        self.pending_answers += 1;
+        serde_json::to_vec(&json).ok()
+    }
+}
+
+/// (access key id, region) of a signed request: the key stands for the account, since each
+/// account's assumed-role session has its own.
+fn signer(parts: &hyper::http::request::Parts) -> (String, String) {
+    let scope = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split(',').next())
+        .unwrap_or_default();
+    let mut it = scope.split('/');
+    let key = it.next().unwrap_or_default().to_string();
+    let region = it.nth(1).unwrap_or_default().to_string();
+    (key, region)
 }
 
 /// The running proxy; stops when dropped.
@@ -214,6 +324,7 @@ impl Proxy {
             upstream,
             rules: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
+            lambda: Mutex::new(LambdaSim::default()),
         });
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -273,6 +384,36 @@ impl Proxy {
             .count()
     }
 
+    /// Enforces Lambda's request quota per account and region as AWS does: `control` requests
+    /// per second shared by every API but GetFunction, `get_function` for GetFunction, each a
+    /// token bucket holding one second's worth; a call over it is answered 429
+    /// TooManyRequestsException.
+    pub fn enforce_lambda_quota(&self, control: f64, get_function: f64) {
+        self.shared.lambda.lock().expect("lambda").quota = Some((get_function, control));
+    }
+
+    /// Lets no burst through the quota: one call per 1/rate seconds (AWS promises no burst).
+    pub fn without_burst(&self) {
+        self.shared.lambda.lock().expect("lambda").burst = Some(1.0);
+    }
+
+    /// Keeps every function this long `Pending` after its CreateFunction (and `InProgress` after
+    /// an update), in the answers of GetFunction and GetFunctionConfiguration, as Lambda does
+    /// while it optimizes a container image; moto makes functions Active at once.
+    pub fn keep_pending(&self, pending: Duration) {
+        self.shared.lambda.lock().expect("lambda").pending = Some(pending);
+    }
+
+    /// Calls the quota answered with 429.
+    pub fn throttled(&self) -> usize {
+        self.shared.lambda.lock().expect("lambda").throttled
+    }
+
+    /// Answers rewritten to say Pending or InProgress.
+    pub fn pending_answers(&self) -> usize {
+        self.shared.lambda.lock().expect("lambda").pending_answers
+    }
+
     pub fn reset_counts(&self) {
         self.shared.calls.lock().expect("calls").clear();
     }
@@ -301,13 +442,35 @@ async fn handle(
         .map_err(std::io::Error::other)?
         .to_bytes();
     let (service, operation, resource) = identify(&parts, &body);
+    let (key, region) = signer(&parts);
+    if service == "lambda"
+        && !shared
+            .lambda
+            .lock()
+            .expect("lambda")
+            .admit(&key, &region, &operation)
+    {
+        shared.calls.lock().expect("calls").push(Call {
+            service: service.clone(),
+            operation,
+            resource,
+            injected: Some("quota".into()),
+        });
+        return Ok(aws_error(
+            &service,
+            429,
+            "TooManyRequestsException",
+            "Rate exceeded",
+        ));
+    }
     let fault = choose(&shared, &service, &operation, resource.as_deref());
-    shared.calls.lock().expect("calls").push(Call {
+    let call = Call {
         service: service.clone(),
         operation: operation.clone(),
         resource,
         injected: fault.as_ref().map(|f| format!("{f:?}")),
-    });
+    };
+    shared.calls.lock().expect("calls").push(call.clone());
     let (before, after) = match fault {
         Some(Fault::After(inner)) => (None, Some(*inner)),
         other => (other, None),
@@ -326,7 +489,28 @@ async fn handle(
     if let Some(answer) = inject(&service, before).await {
         return answer;
     }
-    let answer = forward(parts, body, &shared, &client).await?;
+    let mut answer = forward(parts, body, &shared, &client).await?;
+    if service == "lambda" && answer.status().is_success() {
+        let (mut parts, body) = answer.into_parts();
+        let whole = body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        let rewritten = shared
+            .lambda
+            .lock()
+            .expect("lambda")
+            .rewrite(&key, &region, &call, &whole);
+        let body = match rewritten {
+            Some(b) => {
+                parts.headers.remove(hyper::header::CONTENT_LENGTH);
+                Bytes::from(b)
+            }
+            None => whole,
+        };
+        answer = Response::from_parts(parts, Full::new(body));
+    }
     match inject(&service, after).await {
         Some(instead) => instead,
         None => Ok(answer),
