@@ -67,6 +67,23 @@ fn replicated() -> World {
     w
 }
 
+/// What an independent client sees once the replication is removed: no rule, no registry
+/// policy, no replica repository.
+fn assert_replication_gone(w: &World) {
+    let rules = registry_admin(w, "replication", REGISTRY, &[]);
+    assert_eq!(rules, json!({ "rules": [] }));
+    assert_eq!(
+        registry_admin(w, "registry-policy", PROD, &[EU]),
+        Value::Null
+    );
+    assert!(
+        w.admin("repos", PROD, &[EU])
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 fn image_uri(functions: &Value, name: &str) -> String {
     functions[name]["ImageUri"]
         .as_str()
@@ -215,20 +232,7 @@ fn removing_replicate_to_deletes_the_rule_before_the_replica_and_the_registry_po
         "{}",
         run.stdout
     );
-    assert_eq!(
-        registry_admin(&w, "replication", REGISTRY, &[]),
-        json!({ "rules": [] })
-    );
-    assert_eq!(
-        registry_admin(&w, "registry-policy", PROD, &[EU]),
-        Value::Null
-    );
-    assert!(
-        w.admin("repos", PROD, &[EU])
-            .as_object()
-            .unwrap()
-            .is_empty()
-    );
+    assert_replication_gone(&w);
     w.ferry(&["plan", "--detailed-exitcode"]).expect(0);
 }
 
@@ -426,20 +430,7 @@ fn destroy_removes_the_rule_the_registry_policy_and_both_repositories() {
         "{}",
         run.stdout
     );
-    assert_eq!(
-        registry_admin(&w, "replication", REGISTRY, &[]),
-        json!({ "rules": [] })
-    );
-    assert_eq!(
-        registry_admin(&w, "registry-policy", PROD, &[EU]),
-        Value::Null
-    );
-    assert!(
-        w.admin("repos", PROD, &[EU])
-            .as_object()
-            .unwrap()
-            .is_empty()
-    );
+    assert_replication_gone(&w);
     assert!(
         w.admin("repos", REGISTRY, &[])
             .as_object()

@@ -64,6 +64,17 @@ async fn replication_on_the_fake() -> (FakeCloud, ferry::state::MemoryState) {
     (cloud, state)
 }
 
+/// Only the source repository applied over the fake (no replication yet), holding `01`.
+async fn source_only_on_the_fake() -> (FakeCloud, ferry::state::MemoryState) {
+    let cloud = FakeCloud::new();
+    let state = plain::lineage_state();
+    let head = REPLICATED.split_once("[images.hello]").unwrap().0;
+    let unreplicated = head.replace("replicate_to = [\"eu-prod\"]\n", "");
+    apply_on(&cloud, &plain::desired(&unreplicated), &state).await;
+    cloud.push_image(&central(), "hello", "01", DIGEST);
+    (cloud, state)
+}
+
 /// The whole estate applied over the fake, re-planned as a no-op.
 async fn applied_on_the_fake() -> (FakeCloud, ferry::state::MemoryState) {
     let (cloud, state) = replication_on_the_fake().await;
@@ -77,16 +88,7 @@ async fn applied_on_the_fake() -> (FakeCloud, ferry::state::MemoryState) {
 #[tokio::test]
 async fn a_failed_create_function_rolls_the_replication_back() {
     // The source repository alone first, holding the image.
-    let cloud = FakeCloud::new();
-    let state = plain::lineage_state();
-    let head = REPLICATED.split_once("[images.hello]").unwrap().0;
-    apply_on(
-        &cloud,
-        &plain::desired(&head.replace("replicate_to = [\"eu-prod\"]\n", "")),
-        &state,
-    )
-    .await;
-    cloud.push_image(&central(), "hello", "01", DIGEST);
+    let (cloud, state) = source_only_on_the_fake().await;
     // Everything else at once (planned without the replica digest check, which would refuse a
     // replica that does not exist yet): the replication is among what the rollback undoes.
     let d = plain::desired(REPLICATED);
@@ -281,16 +283,7 @@ async fn a_moved_repository_takes_its_replicas_along() {
 
 #[tokio::test]
 async fn a_plan_that_creates_the_replica_says_to_apply_the_replication_first() {
-    let cloud = FakeCloud::new();
-    let state = plain::lineage_state();
-    let head = REPLICATED.split_once("[images.hello]").unwrap().0;
-    apply_on(
-        &cloud,
-        &plain::desired(&head.replace("replicate_to = [\"eu-prod\"]\n", "")),
-        &state,
-    )
-    .await;
-    cloud.push_image(&central(), "hello", "01", DIGEST);
+    let (cloud, state) = source_only_on_the_fake().await;
     let p = plan_on(&cloud, &plain::desired(REPLICATED), &state).await;
     let refused: Vec<&ferry::planner::PlanError> = p.errors.iter().collect();
     assert_eq!(refused.len(), 2, "{refused:?}");
