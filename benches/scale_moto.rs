@@ -66,6 +66,8 @@ struct Measured {
     plan_ops: String,
     throttled: usize,
     shown_throttling: bool,
+    /// The apply's CreateFunction calls and the time moto took to answer them, all together.
+    creates_in_moto: (usize, Duration),
 }
 
 fn measure(accounts: usize, functions: usize) -> Measured {
@@ -88,6 +90,7 @@ fn measure(accounts: usize, functions: usize) -> Measured {
     let apply = t0.elapsed().as_secs_f64();
     let all = format!("{}{}", run.stdout, run.stderr).to_lowercase();
     let shown_throttling = all.contains("throttl") || all.contains("rate exceeded");
+    let creates_in_moto = proxy.upstream_time("lambda:CreateFunction");
 
     proxy.reset_counts();
     let t0 = Instant::now();
@@ -111,6 +114,7 @@ fn measure(accounts: usize, functions: usize) -> Measured {
         plan_ops,
         throttled: proxy.throttled(),
         shown_throttling,
+        creates_in_moto,
     }
 }
 
@@ -126,8 +130,12 @@ fn main() {
     let mut rows = vec![
         Row::timed(format!("apply {label}"), many.apply, bound, 1.15)
             .note(format!(
-                "bound: 1 × 1 fn apply ({:.2} s, 3 s Pending) + 9 creates at {FERRY_RATE}/s; 429s from the proxy {}, shown {}",
+                "bound: 1 × 1 fn apply ({:.2} s, 3 s Pending) + 9 creates at {FERRY_RATE}/s; moto took {:.2} s to answer the {} CreateFunction calls (one of them {:.0} ms, {:.0} ms on average); 429s from the proxy {}, shown {}",
                 one.apply,
+                many.creates_in_moto.1.as_secs_f64(),
+                many.creates_in_moto.0,
+                one.creates_in_moto.1.as_secs_f64() * 1000.0,
+                many.creates_in_moto.1.as_secs_f64() * 1000.0 / many.creates_in_moto.0.max(1) as f64,
                 many.throttled,
                 if many.shown_throttling { "yes" } else { "none" }
             ))

@@ -194,6 +194,8 @@ struct Shared {
     rules: Mutex<Vec<RuleState>>,
     calls: Mutex<Vec<Call>>,
     lambda: Mutex<LambdaSim>,
+    /// Per operation: calls forwarded upstream, and the time the upstream took to answer them.
+    answered: Mutex<std::collections::BTreeMap<String, (usize, Duration)>>,
 }
 
 /// Lambda as AWS runs it where moto does not: its request quota and its Pending functions.
@@ -325,6 +327,7 @@ impl Proxy {
             rules: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
             lambda: Mutex::new(LambdaSim::default()),
+            answered: Mutex::new(Default::default()),
         });
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -404,6 +407,13 @@ impl Proxy {
         self.shared.lambda.lock().expect("lambda").pending = Some(pending);
     }
 
+    /// The calls of `operation` (`service:Operation`) forwarded upstream, and the time the
+    /// upstream took to answer them in all (the proxy's own latency not included).
+    pub fn upstream_time(&self, operation: &str) -> (usize, Duration) {
+        let answered = self.shared.answered.lock().expect("answered");
+        answered.get(operation).copied().unwrap_or_default()
+    }
+
     /// Calls the quota answered with 429.
     pub fn throttled(&self) -> usize {
         self.shared.lambda.lock().expect("lambda").throttled
@@ -416,6 +426,7 @@ impl Proxy {
 
     pub fn reset_counts(&self) {
         self.shared.calls.lock().expect("calls").clear();
+        self.shared.answered.lock().expect("answered").clear();
     }
 }
 
@@ -489,7 +500,16 @@ async fn handle(
     if let Some(answer) = inject(&service, before).await {
         return answer;
     }
+    let sent = std::time::Instant::now();
     let mut answer = forward(parts, body, &shared, &client).await?;
+    {
+        let mut answered = shared.answered.lock().expect("answered");
+        let (n, took) = answered
+            .entry(format!("{service}:{operation}"))
+            .or_default();
+        *n += 1;
+        *took += sent.elapsed();
+    }
     if service == "lambda" && answer.status().is_success() {
         let (mut parts, body) = answer.into_parts();
         let whole = body
