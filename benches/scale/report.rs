@@ -102,7 +102,8 @@ pub fn peak_rss_mb() -> f64 {
 }
 
 const INTRO: &str = "# Benchmarks\n\nFigures measured by the benchmarks ferry ships (`scripts/bench`). \
-Each section is rewritten by its own benchmark; the text between the markers is generated.\n";
+Each section is rewritten by its own benchmark; the text between the markers is generated, the \
+rest is written by hand after a run.\n";
 
 /// Replaces the text between `<!-- BEGIN name -->` and `<!-- END name -->` in `path`, creating
 /// the file (with both sections) or the section when missing; nothing else is touched.
@@ -113,7 +114,11 @@ pub fn write_section(path: &Path, name: &str, body: &str) -> std::io::Result<()>
             let mut t = INTRO.to_string();
             for (section, title, by) in [
                 ("scale", "Simulated cloud", "cargo bench --bench scale"),
-                ("scale_moto", "Against moto", "the moto cross-check"),
+                (
+                    "scale_moto",
+                    "Against moto",
+                    "cargo bench --bench scale_moto",
+                ),
             ] {
                 t += &format!(
                     "\n## {title} (`{section}`, written by {by})\n\n<!-- BEGIN {section} -->\n<!-- END {section} -->\n"
