@@ -11,6 +11,11 @@ use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+mod sim;
+
+use sim::SimState;
+pub use sim::Simulation;
+
 type Key = (String, String, String); // account id, region, name
 
 #[derive(Default, Debug, Clone, PartialEq)]
@@ -52,42 +57,6 @@ pub struct FakeCloud {
     sim_state: Mutex<SimState>,
 }
 
-/// How the fake imitates AWS's timing (in tokio time, so a paused clock makes it exact).
-#[derive(Clone, Debug)]
-pub struct Simulation {
-    /// Every call's round trip.
-    pub latency: std::time::Duration,
-    /// How long a created function stays Pending.
-    pub activation: std::time::Duration,
-    /// Lambda's quotas per account and region (requests/s): every API but GetFunction, and
-    /// GetFunction. Exceeding one answers TooManyRequestsException.
-    pub lambda_control: f64,
-    pub get_function: f64,
-}
-
-impl Default for Simulation {
-    /// The benchmark's: 50 ms per call, 20 s of Pending, AWS's 15/s and 100/s.
-    fn default() -> Self {
-        Simulation {
-            latency: std::time::Duration::from_millis(50),
-            activation: std::time::Duration::from_secs(20),
-            lambda_control: 15.0,
-            get_function: 100.0,
-        }
-    }
-}
-
-#[derive(Default)]
-struct SimState {
-    /// (account id, region, is GetFunction) → (tokens, last refill).
-    quotas: BTreeMap<(String, String, bool), (f64, tokio::time::Instant)>,
-    /// Functions still Pending, until when.
-    pending: BTreeMap<Key, tokio::time::Instant>,
-    throttled: usize,
-    /// Per account id: calls on the wire now, and the most at once.
-    in_flight: BTreeMap<String, (usize, usize)>,
-}
-
 fn registry(t: &Target) -> (String, String) {
     (t.account_id.clone(), t.region.clone())
 }
@@ -114,12 +83,6 @@ impl FakeCloud {
         self.sim_state.lock().expect("sim").throttled
     }
 
-    /// The most simulated calls that were on the wire at once in one account (any region).
-    pub fn most_in_flight(&self, account_id: &str) -> usize {
-        let st = self.sim_state.lock().expect("sim");
-        st.in_flight.get(account_id).map_or(0, |&(_, most)| most)
-    }
-
     /// A call as the simulation sees it: the round trip, then the quota, then [`Self::call`].
     async fn call_at(
         &self,
@@ -128,61 +91,18 @@ impl FakeCloud {
         name: &str,
     ) -> Result<(), CloudError> {
         if let Some(sim) = &self.sim {
-            {
-                let mut st = self.sim_state.lock().expect("sim");
-                let (now, most) = st.in_flight.entry(target.account_id.clone()).or_default();
-                *now += 1;
-                *most = (*most).max(*now);
-            }
             tokio::time::sleep(sim.latency).await;
-            if let Some((now, _)) = self
+            let admitted = self
                 .sim_state
                 .lock()
                 .expect("sim")
-                .in_flight
-                .get_mut(&target.account_id)
-            {
-                *now -= 1;
-            }
-            let lambda = matches!(
-                operation,
-                "GetFunction"
-                    | "GetFunctionConfiguration"
-                    | "CreateFunction"
-                    | "UpdateFunction"
-                    | "DeleteFunction"
-            );
-            if lambda {
-                let get = operation == "GetFunction";
-                let rate = if get {
-                    sim.get_function
-                } else {
-                    sim.lambda_control
-                };
-                let now = tokio::time::Instant::now();
-                let mut st = self.sim_state.lock().expect("sim");
-                let (tokens, last) = st
-                    .quotas
-                    .entry((target.account_id.clone(), target.region.clone(), get))
-                    .or_insert((rate, now));
-                *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(rate);
-                *last = now;
-                if *tokens < 1.0 {
-                    st.throttled += 1;
-                    drop(st);
-                    self.calls
-                        .lock()
-                        .expect("calls")
-                        .push(format!("{operation} {name} (throttled)"));
-                    return Err(CloudError::Api {
-                        operation: operation.to_string(),
-                        account_id: target.account_id.clone(),
-                        region: target.region.clone(),
-                        code: "TooManyRequestsException".into(),
-                        message: "Rate exceeded".into(),
-                    });
-                }
-                *tokens -= 1.0;
+                .admit(sim, target, operation);
+            if let Err(e) = admitted {
+                self.calls
+                    .lock()
+                    .expect("calls")
+                    .push(format!("{operation} {name} (throttled)"));
+                return Err(e);
             }
         }
         self.call(operation, name)
@@ -669,11 +589,7 @@ impl Cloud for FakeCloud {
             None => {
                 w.functions.insert(k.clone(), config.clone());
                 if let Some(sim) = &self.sim {
-                    self.sim_state
-                        .lock()
-                        .expect("sim")
-                        .pending
-                        .insert(k, tokio::time::Instant::now() + sim.activation);
+                    self.sim_state.lock().expect("sim").created(sim, k);
                 }
             }
         }
@@ -700,15 +616,11 @@ impl Cloud for FakeCloud {
         }
         // GetFunction, as AwsCloud looks.
         self.call_at(target, "GetFunction", name).await?;
-        let k = key(target, name);
-        let mut st = self.sim_state.lock().expect("sim");
-        match st.pending.get(&k) {
-            Some(until) if *until > tokio::time::Instant::now() => Ok(false),
-            _ => {
-                st.pending.remove(&k);
-                Ok(true)
-            }
-        }
+        Ok(self
+            .sim_state
+            .lock()
+            .expect("sim")
+            .settled(&key(target, name)))
     }
 
     async fn update_function(
