@@ -247,20 +247,17 @@ impl LambdaSim {
         let pending = self.pending?;
         let name = call.resource.clone()?;
         let id = (key.to_string(), region.to_string(), name);
-        match call.operation.as_str() {
-            "CreateFunction" => {
-                self.changed.insert(id, (std::time::Instant::now(), true));
-            }
-            "UpdateFunctionCode" | "UpdateFunctionConfiguration" => {
-                self.changed.insert(id, (std::time::Instant::now(), false));
-            }
-            "GetFunction" | "GetFunctionConfiguration" => {}
+        let created = match call.operation.as_str() {
+            "CreateFunction" => Some(true),
+            "UpdateFunctionCode" | "UpdateFunctionConfiguration" => Some(false),
+            "GetFunction" | "GetFunctionConfiguration" => None,
             _ => return None,
+        };
+        if let Some(created) = created {
+            self.changed
+                .insert(id.clone(), (std::time::Instant::now(), created));
         }
-        let (at, created) =
-            *self
-                .changed
-                .get(&(key.to_string(), region.to_string(), call.resource.clone()?))?;
+        let (at, created) = *self.changed.get(&id)?;
         if at.elapsed() >= pending {
             return None;
         }
@@ -291,20 +288,25 @@ impl LambdaSim {
     }
 }
 
-/// (access key id, region) of a signed request: the key stands for the account, since each
-/// account's assumed-role session has its own.
-fn signer(parts: &hyper::http::request::Parts) -> (String, String) {
-    let scope = parts
+/// The credential scope of a signed request, `Credential=AKID/20261125/us-east-1/lambda/aws4_request`,
+/// split at its slashes (empty when unsigned).
+fn credential_scope(parts: &hyper::http::request::Parts) -> Vec<String> {
+    parts
         .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
         .and_then(|c| c.split(',').next())
-        .unwrap_or_default();
-    let mut it = scope.split('/');
-    let key = it.next().unwrap_or_default().to_string();
-    let region = it.nth(1).unwrap_or_default().to_string();
-    (key, region)
+        .map(|s| s.split('/').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// (access key id, region) of a signed request: the key stands for the account, since each
+/// account's assumed-role session has its own.
+fn signer(parts: &hyper::http::request::Parts) -> (String, String) {
+    let scope = credential_scope(parts);
+    let at = |i: usize| scope.get(i).cloned().unwrap_or_default();
+    (at(0), at(2))
 }
 
 /// The running proxy; stops when dropped.
@@ -661,13 +663,9 @@ fn identify(parts: &hyper::http::request::Parts, body: &[u8]) -> (String, String
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    // Credential=AKID/20261125/us-east-1/lambda/aws4_request
-    let service = header("authorization")
-        .and_then(|a| {
-            let cred = a.split("Credential=").nth(1)?;
-            let scope: Vec<&str> = cred.split(',').next()?.split('/').collect();
-            scope.get(3).map(|s| s.to_string())
-        })
+    let service = credential_scope(parts)
+        .get(3)
+        .cloned()
         .unwrap_or_else(|| "unknown".to_string());
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     if let Some(target) = header("x-amz-target") {
